@@ -1,0 +1,180 @@
+"""factory_boy factories with realistic defaults (style.md section 9)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import factory
+from django.utils import timezone
+
+from integrations.models import AtsConnection, Calendar, CalendarConnection
+from scheduling import models as m
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.User
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"coordinator{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    first_name = "Casey"
+    last_name = "Coordinator"
+    timezone = "Europe/London"
+    is_staff = True
+    is_superuser = True
+    password = factory.django.Password("correct-horse-battery")
+
+
+class AtsConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AtsConnection
+
+    name = factory.Sequence(lambda n: f"Greenhouse {n}")
+    provider = AtsConnection.Provider.GREENHOUSE
+    credentials = factory.LazyFunction(lambda: {"client_id": "gh-client", "client_secret": "gh-secret-value-123"})
+    fallback_email = "recruiting-ops@example.com"
+
+
+class CalendarConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CalendarConnection
+
+    name = factory.Sequence(lambda n: f"Google Workspace {n}")
+    provider = CalendarConnection.Provider.GOOGLE
+    auth_mode = CalendarConnection.AuthMode.SERVICE_ACCOUNT
+    credentials = factory.LazyFunction(lambda: {"private_key": "-----BEGIN PRIVATE KEY-----\nMIIEv...\n"})
+    organiser_calendar = "interviews@example.com"
+
+
+class CalendarFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Calendar
+
+    connection = factory.SubFactory(CalendarConnectionFactory)
+    external_id = factory.Sequence(lambda n: f"person{n}@example.com")
+
+
+class InterviewerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Interviewer
+
+    name = factory.Sequence(lambda n: f"Interviewer {n}")
+    email = factory.Sequence(lambda n: f"interviewer{n}@example.com")
+    title = "Senior Engineer"
+    timezone = "Europe/London"
+    max_per_day = 2
+    max_per_week = 6
+
+
+class AvailabilityRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.AvailabilityRule
+
+    interviewer = factory.SubFactory(InterviewerFactory)
+    weekday = m.Weekday.MON
+    start = dt.time(9, 0)
+    end = dt.time(17, 0)
+
+
+class PoolFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.InterviewerPool
+
+    name = factory.Sequence(lambda n: f"Pool {n}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.PoolMembership
+
+    pool = factory.SubFactory(PoolFactory)
+    interviewer = factory.SubFactory(InterviewerFactory)
+
+
+class RoomFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Room
+
+    name = factory.Sequence(lambda n: f"Room {n}")
+    timezone = "Europe/London"
+
+
+class RequisitionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Requisition
+
+    title = factory.Sequence(lambda n: f"Backend Engineer {n}")
+    coordinator = factory.SubFactory(UserFactory)
+
+
+class StageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.AtsStage
+
+    requisition = factory.SubFactory(RequisitionFactory)
+    name = "Onsite"
+    external_id = factory.Sequence(lambda n: f"stage-{n}")
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.InterviewPlan
+
+    name = "Onsite loop"
+    requisition = factory.SubFactory(RequisitionFactory)
+
+
+class SessionTemplateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.SessionTemplate
+
+    plan = factory.SubFactory(PlanFactory)
+    position = factory.Sequence(lambda n: n)
+    name = "Coding"
+    duration_minutes = 60
+
+
+class RoleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Role
+
+    session = factory.SubFactory(SessionTemplateFactory)
+    kind = m.Role.Kind.POOL
+    pool = factory.SubFactory(PoolFactory)
+
+
+class CandidateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Candidate
+
+    first_name = "Priya"
+    last_name = factory.Sequence(lambda n: f"Raman{n}")
+    email = factory.Sequence(lambda n: f"priya.raman{n}@mail.example.org")
+    timezone = "Asia/Kolkata"
+
+
+class ApplicationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Application
+
+    candidate = factory.SubFactory(CandidateFactory)
+    requisition = factory.SubFactory(RequisitionFactory)
+
+
+class SchedulingRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.SchedulingRequest
+
+    application = factory.SubFactory(ApplicationFactory)
+    plan = factory.SubFactory(PlanFactory, requisition=factory.SelfAttribute("..application.requisition"))
+
+
+class OutboxItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.OutboxItem
+
+    kind = "test.noop"
+    key = factory.Sequence(lambda n: f"test-item-{n}")
+    next_attempt_at = factory.LazyFunction(timezone.now)
+    created_at = factory.LazyFunction(timezone.now)
