@@ -6,6 +6,8 @@ import pytest
 
 from tests.factories import UserFactory
 
+pytest_plugins = ["tests.fixtures_fakes"]
+
 
 @pytest.fixture
 def staff_user(db):

@@ -1,0 +1,30 @@
+"""Pytest fixtures for the provider fakes, registered in tests/conftest.py with
+`pytest_plugins = ["tests.fixtures_fakes"]`.
+
+Each fake starts once per test process (a few milliseconds) and is reset after every test that uses it, so a
+test sees an empty fake with no faults and no recorded requests.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from integrations.fakes.mail import MailFake
+
+
+@pytest.fixture(scope="session")
+def _mail_fake_server():
+    fake = MailFake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def mail_fake(_mail_fake_server, settings):
+    """The running mail fake, with Django's SMTP backend pointed at it (pytest-django would use locmem)."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", _mail_fake_server.smtp_port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield _mail_fake_server
+    _mail_fake_server.reset()
