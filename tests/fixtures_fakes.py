@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from integrations.fakes.google import GoogleFake
 from integrations.fakes.mail import MailFake
 
 
@@ -28,3 +29,17 @@ def mail_fake(_mail_fake_server, settings):
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     yield _mail_fake_server
     _mail_fake_server.reset()
+
+
+@pytest.fixture(scope="session")
+def _google_fake_server():
+    fake = GoogleFake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def google_fake(_google_fake_server):
+    """The running google fake (Calendar API v3 under `url + "/calendar/v3/"`, OAuth at `url + "/token"`), empty."""
+    yield _google_fake_server
+    _google_fake_server.reset()
