@@ -1,0 +1,138 @@
+"""The free/busy cache: FreeBusyBlock rows per calendar, in UTC, refreshed from the providers.
+
+A periodic task refreshes every calendar whose cache is older than `settings.FREEBUSY_MAX_AGE`
+(or never read), over the horizon the active plans can offer; booking refreshes just the
+chosen people, with a time budget. Per connection, one adapter call reads all its calendars
+(the adapter batches to the provider's limit); each calendar's blocks are replaced in one
+transaction, so a reader never sees half a refresh. Health follows each answer
+(`integrations.calendars.health`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q
+
+from integrations.calendars import health
+from integrations.calendars.base import BusyBlock, Window, provider_for
+from integrations.errors import ProviderError
+from integrations.models import Calendar, CalendarConnection
+from scheduling import clock
+from scheduling.models import FreeBusyBlock, InterviewPlan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RefreshReport:
+    calendars: int = 0
+    refreshed: int = 0
+    failed: list[int] = field(default_factory=list)          # calendar ids that failed alone
+    connections_failed: list[int] = field(default_factory=list)
+    requests: int = 0
+    skipped_for_budget: int = 0
+
+    def __str__(self) -> str:
+        return (f"{self.refreshed}/{self.calendars} calendars refreshed, {len(self.failed)} failed, "
+                f"{len(self.connections_failed)} connections failed, {self.requests} requests")
+
+
+def max_age() -> dt.timedelta:
+    return dt.timedelta(minutes=getattr(settings, "FREEBUSY_MAX_AGE_MINUTES", 15))
+
+
+def horizon(now: dt.datetime) -> Window:
+    """From an hour ago to the farthest day any active plan offers (plus a day of margin)."""
+    days = InterviewPlan.objects.filter(active=True).aggregate(m=Max("window_days"))["m"] or 14
+    start = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+    return Window(start, start + dt.timedelta(days=days + 2))
+
+
+def is_fresh(calendar: Calendar, *, now: dt.datetime) -> bool:
+    return calendar.busy_fetched_at is not None and now - calendar.busy_fetched_at < max_age()
+
+
+def stale_calendars(now: dt.datetime) -> list[Calendar]:
+    """Calendars in use (an active interviewer's or room's) whose cache is older than the limit."""
+    in_use = Q(interviewer__active=True, interviewer__availability_source="calendar") | Q(room__active=True)
+    return list(Calendar.objects.filter(in_use, connection__active=True).filter(
+        Q(busy_fetched_at__isnull=True) | Q(busy_fetched_at__lt=now - max_age()))
+        .select_related("connection").order_by("connection_id", "pk"))
+
+
+def freebusy_refresh(*, calendars: list[Calendar] | None = None, window: Window | None = None,
+                     budget_seconds: float | None = None) -> RefreshReport:
+    """Refresh `calendars` (default: every stale one) over `window` (default: the plans' horizon)."""
+    now = clock.now()
+    calendars = stale_calendars(now) if calendars is None else calendars
+    window = window or horizon(now)
+    report = RefreshReport(calendars=len(calendars))
+    by_connection: dict[int, list[Calendar]] = defaultdict(list)
+    connections: dict[int, CalendarConnection] = {}
+    for cal in calendars:
+        by_connection[cal.connection_id].append(cal)
+        connections[cal.connection_id] = cal.connection
+    # Blocks that ended days ago are never read again.
+    FreeBusyBlock.objects.filter(end__lt=now - dt.timedelta(days=2)).delete()
+    started = time.monotonic()
+    for conn_id, cals in sorted(by_connection.items()):
+        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            report.skipped_for_budget += len(cals)
+            continue
+        _refresh_connection(connections[conn_id], cals, window, report)
+    log.info("free/busy refresh: %s", report)
+    return report
+
+
+def _refresh_connection(connection: CalendarConnection, cals: list[Calendar], window: Window,
+                        report: RefreshReport) -> None:
+    try:
+        result = provider_for(connection).free_busy([c.external_id for c in cals], window)
+    except ProviderError as e:
+        one = next((c for c in cals if e.scope == "calendar" and c.external_id == e.calendar_id), None)
+        if one is not None:  # the provider refused the whole call because of one calendar
+            health.mark_failure(one, error=e.message, permanent=e.permanent)
+            report.failed.append(one.pk)
+        else:
+            report.connections_failed.append(connection.pk)
+            health.mark_failure(connection, error=e.message, permanent=e.permanent and e.scope == "connection")
+        return
+    health.mark_success(connection)
+    report.requests += result.requests_made
+    fetched_at = clock.now()
+    for cal in cals:
+        error = result.errors.get(cal.external_id)
+        if error is not None or cal.external_id not in result.busy:
+            message = f"{error.reason}: {error.message}" if error else "the provider returned no answer for it"
+            health.mark_failure(cal, error=message, permanent=error.permanent if error else False)
+            report.failed.append(cal.pk)
+            continue
+        store_busy(cal, result.busy[cal.external_id], window=window, fetched_at=fetched_at)
+        health.mark_success(cal)
+        report.refreshed += 1
+
+
+def store_busy(calendar: Calendar, blocks: list[BusyBlock], *, window: Window, fetched_at: dt.datetime) -> None:
+    """Replace the cached blocks of `calendar` inside `window` by `blocks` (merged), atomically."""
+    merged: list[list[dt.datetime]] = []
+    for b in sorted(blocks, key=lambda b: b.start):
+        start, end = max(b.start, window.start), min(b.end, window.end)
+        if end <= start:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    with transaction.atomic():
+        FreeBusyBlock.objects.filter(calendar=calendar, start__lt=window.end, end__gt=window.start).delete()
+        FreeBusyBlock.objects.bulk_create(
+            FreeBusyBlock(calendar=calendar, start=s, end=e, fetched_at=fetched_at) for s, e in merged)
+        Calendar.objects.filter(pk=calendar.pk).update(busy_fetched_at=fetched_at, busy_window_end=window.end)
+    calendar.busy_fetched_at, calendar.busy_window_end = fetched_at, window.end
