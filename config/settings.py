@@ -17,6 +17,20 @@ RETENTION_DAYS = E.RETENTION_DAYS
 WEBHOOK_BODY_RETENTION_DAYS = E.WEBHOOK_BODY_RETENTION_DAYS
 LOOPWISE_CLOCK_FILE = E.CLOCK_FILE
 LOOPWISE_MAX_SLEEP_SECONDS = E.MAX_SLEEP_SECONDS
+FREEBUSY_MAX_AGE_MINUTES = E.FREEBUSY_MAX_AGE_MINUTES
+CALENDAR_OAUTH = {
+    "google": {
+        "client_id": E.GOOGLE_OAUTH_CLIENT_ID,
+        "client_secret": E.GOOGLE_OAUTH_CLIENT_SECRET,
+        "authorize_url": E.GOOGLE_AUTHORIZE_URL,
+        "token_url": E.GOOGLE_TOKEN_URL,
+        "api_base_url": E.GOOGLE_API_BASE_URL,
+        # Least scopes that work: write events, read free/busy of calendars shared with the user.
+        "scopes": ["https://www.googleapis.com/auth/calendar.events",
+                   "https://www.googleapis.com/auth/calendar.events.freebusy"],
+        "extra": {"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"},
+    },
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -10,4 +10,5 @@ urlpatterns = [
     path("healthz", scheduling_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("", include("integrations.urls")),
 ]
