@@ -23,7 +23,7 @@ from django.db.models import Max, Q
 from integrations.calendars import health
 from integrations.calendars.base import BusyBlock, Window, provider_for
 from integrations.errors import ProviderError
-from integrations.models import Calendar, CalendarConnection
+from integrations.models import Calendar, CalendarConnection, Health
 from scheduling import clock
 from scheduling.models import FreeBusyBlock, InterviewPlan
 
@@ -107,20 +107,26 @@ def _refresh_connection(connection: CalendarConnection, cals: list[Calendar], wi
     health.mark_success(connection)
     report.requests += result.requests_made
     fetched_at = clock.now()
+    ok: list[Calendar] = []
     for cal in cals:
         error = result.errors.get(cal.external_id)
         if error is not None or cal.external_id not in result.busy:
             message = f"{error.reason}: {error.message}" if error else "the provider returned no answer for it"
             health.mark_failure(cal, error=message, permanent=error.permanent if error else False)
             report.failed.append(cal.pk)
-            continue
-        store_busy(cal, result.busy[cal.external_id], window=window, fetched_at=fetched_at)
-        health.mark_success(cal)
-        report.refreshed += 1
+        else:
+            ok.append(cal)
+    store_busy(ok, result.busy, window=window, fetched_at=fetched_at)
+    for cal in ok:
+        if cal.health not in (Health.OK, Health.UNKNOWN) or cal.consecutive_failures:
+            health.mark_success(cal)  # a recovery: recorded and audited one by one
+    Calendar.objects.filter(pk__in=[c.pk for c in ok]).update(health=Health.OK, last_success_at=fetched_at,
+                                                              consecutive_failures=0)
+    report.refreshed += len(ok)
 
 
-def store_busy(calendar: Calendar, blocks: list[BusyBlock], *, window: Window, fetched_at: dt.datetime) -> None:
-    """Replace the cached blocks of `calendar` inside `window` by `blocks` (merged), atomically."""
+def merge(blocks: list[BusyBlock], window: Window) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Blocks clipped to `window`, sorted, overlapping and touching ones joined."""
     merged: list[list[dt.datetime]] = []
     for b in sorted(blocks, key=lambda b: b.start):
         start, end = max(b.start, window.start), min(b.end, window.end)
@@ -130,9 +136,21 @@ def store_busy(calendar: Calendar, blocks: list[BusyBlock], *, window: Window, f
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
+    return [(a, b) for a, b in merged]
+
+
+def store_busy(calendars: list[Calendar], busy: dict[str, list[BusyBlock]], *, window: Window,
+               fetched_at: dt.datetime) -> None:
+    """Replace the cached blocks of `calendars` inside `window` by the provider's answer, in one transaction,
+    with one delete, one insert and one update for the whole batch."""
+    if not calendars:
+        return
+    ids = [c.pk for c in calendars]
+    rows = [FreeBusyBlock(calendar_id=c.pk, start=a, end=b, fetched_at=fetched_at)
+            for c in calendars for a, b in merge(busy[c.external_id], window)]
     with transaction.atomic():
-        FreeBusyBlock.objects.filter(calendar=calendar, start__lt=window.end, end__gt=window.start).delete()
-        FreeBusyBlock.objects.bulk_create(
-            FreeBusyBlock(calendar=calendar, start=s, end=e, fetched_at=fetched_at) for s, e in merged)
-        Calendar.objects.filter(pk=calendar.pk).update(busy_fetched_at=fetched_at, busy_window_end=window.end)
-    calendar.busy_fetched_at, calendar.busy_window_end = fetched_at, window.end
+        FreeBusyBlock.objects.filter(calendar_id__in=ids, start__lt=window.end, end__gt=window.start).delete()
+        FreeBusyBlock.objects.bulk_create(rows, batch_size=2000)
+        Calendar.objects.filter(pk__in=ids).update(busy_fetched_at=fetched_at, busy_window_end=window.end)
+    for c in calendars:
+        c.busy_fetched_at, c.busy_window_end = fetched_at, window.end
