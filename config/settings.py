@@ -145,6 +145,7 @@ STORAGES = {
                     if E.PRODUCTION else "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # Rate limits and throttles must hold across several web processes: a shared cache.
 if E.REDIS_URL:

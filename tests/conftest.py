@@ -24,3 +24,9 @@ def staff_client(client, staff_user):
 def _no_real_sleep(settings):
     """Waits go through scheduling.clock.sleep, capped tiny in tests."""
     settings.LOOPWISE_MAX_SLEEP_SECONDS = 0.01
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Factories set real passwords; the default hasher costs about half a second each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,30 @@
+"""Background tasks (django-q2): each loads by id or takes no argument, calls one service, and returns a short
+summary that the django-q2 admin shows. Arguments are ids only: task arguments are pickled and stored."""
+
+from __future__ import annotations
+
+from scheduling.notifications import notice_send_digests
+from scheduling.privacy import retention_sweep
+from scheduling.work import inbound_process, outbox_deliver, work_sweep
+
+__all__ = ["deliver_outbox_item", "process_inbound_event", "sweep_work", "send_notice_digests", "run_retention"]
+
+
+def deliver_outbox_item(item_id: int) -> str:
+    return outbox_deliver(item_id=item_id)
+
+
+def process_inbound_event(event_id: int) -> str:
+    return inbound_process(event_id=event_id)
+
+
+def sweep_work() -> str:
+    return work_sweep()
+
+
+def send_notice_digests() -> str:
+    return notice_send_digests()
+
+
+def run_retention() -> str:
+    return retention_sweep()
