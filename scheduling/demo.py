@@ -148,9 +148,9 @@ DEMO_CALENDAR = {
     "auth_mode": "service_account",
     "account_email": f"it-admin@{DEMO_DOMAIN}",
     "organiser_calendar": f"interviews@{DEMO_DOMAIN}",
-    "credentials": {"type": "service_account",
-                    "client_email": "loopwise-demo@northwind-demo.iam.gserviceaccount.example",
-                    "private_key": "-----BEGIN PRIVATE KEY-----\nDEMO-NOT-A-REAL-KEY\n-----END PRIVATE KEY-----\n"},
+    # The key itself is made at load time (demo_service_account_info): a real RSA key the local Google fake
+    # accepts, never sent anywhere else.
+    "client_email": "loopwise-demo@northwind-demo.iam.gserviceaccount.com",
 }
 
 # Weekly hours by pattern: (weekdays, start, end) in the person's or room's own zone.
@@ -569,9 +569,31 @@ def _load_connections() -> tuple[AtsConnection, CalendarConnection]:
     ats, _ = AtsConnection.objects.get_or_create(name=a["name"], defaults={
         "provider": a["provider"], "fallback_email": a["fallback_email"], "credentials": a["credentials"]})
     c = DEMO_CALENDAR
-    calendars, _ = CalendarConnection.objects.get_or_create(name=c["name"], defaults={
-        k: c[k] for k in ("provider", "auth_mode", "account_email", "organiser_calendar", "credentials")})
+    google = settings.CALENDAR_OAUTH["google"]
+    calendars, created = CalendarConnection.objects.get_or_create(name=c["name"], defaults={
+        **{k: c[k] for k in ("provider", "auth_mode", "account_email", "organiser_calendar")},
+        "base_url": google["api_base_url"], "token_url": google["token_url"] if google["api_base_url"] else ""})
+    if created:
+        calendars.credentials = {"service_account_info": demo_service_account_info(calendars.token_url)}
+        calendars.save(update_fields=["credentials"])
+    elif google["api_base_url"] and calendars.base_url != google["api_base_url"]:
+        # The fakes listen where this run put them.
+        calendars.base_url, calendars.token_url = google["api_base_url"], google["token_url"]
+        calendars.save(update_fields=["base_url", "token_url"])
     return ats, calendars
+
+
+def demo_service_account_info(token_url: str) -> dict:
+    """A service-account key file in Google's shape, with a fresh RSA key (for the local fake only)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return {"type": "service_account", "project_id": "northwind-demo", "private_key_id": "demo-key-1",
+            "private_key": pem, "client_email": DEMO_CALENDAR["client_email"], "client_id": "100000000000000000001",
+            "token_uri": token_url or "https://oauth2.googleapis.com/token"}
 
 
 def _load_interviewers(connection: CalendarConnection, *, anchor: dt.datetime) -> dict[str, Interviewer]:
@@ -1164,7 +1186,8 @@ def _save_stories(stories: list[_Story]) -> None:
             for ps in loop.sessions:
                 session = InterviewSession(interview=interview, template=ps.template, position=ps.template.position,
                                            name=ps.template.name, start=ps.start, end=ps.end,
-                                           room=ps.room.row if ps.room else None)
+                                           room=ps.room.row if ps.room else None,
+                                           active=state == ScheduledInterview.State.ACTIVE)
                 sessions.append(session)
                 participants += [SessionParticipant(session=session, interviewer=p.row, part=part, busy_start=bs,
                                                     busy_end=be, active=state == ScheduledInterview.State.ACTIVE)

@@ -40,6 +40,10 @@ class OrganisationSettings(models.Model):
     reply_to_email = models.EmailField(blank=True, help_text="Where candidates' replies go.")
     support_contact = models.CharField(max_length=200, blank=True,
                                        help_text="Shown to candidates who need help, e.g. an email address.")
+    scheduling_connection = models.ForeignKey(
+        "integrations.CalendarConnection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The connection whose organiser calendar holds interview events. Empty: the first active "
+                  "connection that has an organiser calendar.")
 
     class Meta:
         verbose_name = "organisation settings"

@@ -162,6 +162,8 @@ class ScheduledInterview(models.Model):
     end = models.DateTimeField()
     video_link = models.URLField(blank=True)
     conference_id = models.CharField(max_length=200, blank=True)
+    option = models.JSONField(default=dict, blank=True,
+                              help_text="The solver option booked, as offered (session and resource ids only).")
     created_at = models.DateTimeField()
 
     class Meta:
@@ -191,6 +193,9 @@ class InterviewSession(models.Model):
     calendar_event_id = models.CharField(max_length=255, blank=True)
     ical_uid = models.CharField(max_length=255, blank=True)
     sequence = models.PositiveIntegerField(default=0)
+    # Denormalised from the interview's state so that the room exclusion constraint (migration 0003) can
+    # name live sessions: false once the interview is superseded or cancelled.
+    active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["interview", "position"]
@@ -204,7 +209,9 @@ class InterviewSession(models.Model):
 
 
 class SessionParticipant(models.Model):
-    """One person sitting one session; `busy_start`/`busy_end` include their buffer (for overlap checks)."""
+    """One person sitting one session. `busy_start` is the session's start and `busy_end` its end plus the
+    person's buffer (their own, else the plan's): the database refuses two live rows of one person whose
+    ranges overlap, which keeps that buffer between any two of their sessions (migration 0003)."""
 
     class Part(models.TextChoices):
         INTERVIEWER = "interviewer", "Interviewer"
