@@ -178,3 +178,155 @@ class OutboxItemFactory(factory.django.DjangoModelFactory):
     key = factory.Sequence(lambda n: f"test-item-{n}")
     next_attempt_at = factory.LazyFunction(timezone.now)
     created_at = factory.LazyFunction(timezone.now)
+
+
+# --- Factories for the remaining models (added with the admin, issue #2) ------------------------------------
+
+from integrations.models import AtsComponentHealth  # noqa: E402
+from scheduling import clock  # noqa: E402
+
+
+def _in(**delta) -> dt.datetime:
+    return clock.now().replace(second=0, microsecond=0) + dt.timedelta(**delta)
+
+
+class BlackoutDateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.BlackoutDate
+
+    interviewer = factory.SubFactory(InterviewerFactory)
+    date = factory.Sequence(lambda n: dt.date(2030, 1, 1) + dt.timedelta(days=n))
+    reason = "Public holiday"
+
+
+class AtsComponentHealthFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AtsComponentHealth
+
+    connection = factory.SubFactory(AtsConnectionFactory)
+    component = factory.Sequence(lambda n: f"component-{n}")
+
+
+class RequestTransitionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.RequestTransition
+
+    request = factory.SubFactory(SchedulingRequestFactory)
+    old_state = m.SchedulingRequest.State.NEW
+    new_state = m.SchedulingRequest.State.AWAITING_CANDIDATE
+    cause = "link sent"
+    at = factory.LazyFunction(clock.now)
+
+
+class SchedulingLinkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.SchedulingLink
+
+    request = factory.SubFactory(SchedulingRequestFactory)
+    token_hash = factory.Sequence(lambda n: m.hash_token(f"test-token-{n}"))
+    created_at = factory.LazyFunction(clock.now)
+    expires_at = factory.LazyAttribute(lambda o: o.created_at + dt.timedelta(days=7))
+
+
+class ProposedWindowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.ProposedWindow
+
+    request = factory.SubFactory(SchedulingRequestFactory)
+    start = factory.LazyFunction(lambda: _in(days=2))
+    end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(hours=3))
+    note = "Any time that afternoon"
+
+
+class ScheduledInterviewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.ScheduledInterview
+
+    request = factory.SubFactory(SchedulingRequestFactory, state=m.SchedulingRequest.State.BOOKED)
+    start = factory.LazyFunction(lambda: _in(days=3))
+    end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(hours=2))
+    created_at = factory.LazyFunction(clock.now)
+
+
+class InterviewSessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.InterviewSession
+
+    interview = factory.SubFactory(ScheduledInterviewFactory)
+    position = factory.Sequence(lambda n: n)
+    name = "Coding"
+    start = factory.LazyAttribute(lambda o: o.interview.start)
+    end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(hours=1))
+
+
+class SessionParticipantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.SessionParticipant
+
+    session = factory.SubFactory(InterviewSessionFactory)
+    interviewer = factory.SubFactory(InterviewerFactory)
+    busy_start = factory.LazyAttribute(lambda o: o.session.start)
+    busy_end = factory.LazyAttribute(lambda o: o.session.end + dt.timedelta(minutes=10))  # the buffer
+
+
+class FreeBusyBlockFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.FreeBusyBlock
+
+    calendar = factory.SubFactory(CalendarFactory)
+    start = factory.LazyFunction(lambda: _in(days=1))
+    end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(hours=1))
+    fetched_at = factory.LazyFunction(clock.now)
+
+
+class ReminderSequenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.ReminderSequence
+
+    name = factory.Sequence(lambda n: f"Gentle reminders {n}")
+
+
+class ReminderStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.ReminderStep
+
+    sequence = factory.SubFactory(ReminderSequenceFactory)
+    delay_hours = 48
+
+
+class NoticeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Notice
+
+    kind = "request.needs_attention"
+    object_type = "scheduling.schedulingrequest"
+    object_id = factory.Sequence(str)
+    recipient = "coordinator@example.com"
+    subject = factory.LazyAttribute(lambda o: f"Request #{o.object_id} needs attention")
+    body = factory.LazyAttribute(lambda o: f"Request #{o.object_id} has no bookable time.")
+    url = factory.LazyAttribute(lambda o: f"/admin/scheduling/schedulingrequest/{o.object_id}/change/")
+    status = m.Notice.Status.SENT
+    created_at = factory.LazyFunction(clock.now)
+
+
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.AuditEvent
+
+    at = factory.LazyFunction(clock.now)
+    actor_label = "worker"
+    action = "request.move"
+    object_type = "scheduling.schedulingrequest"
+    object_id = factory.Sequence(str)
+    summary = "new -> awaiting_candidate"
+
+
+class InboundEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.InboundEvent
+
+    connection = factory.SubFactory(AtsConnectionFactory)
+    event_key = factory.Sequence(lambda n: f"evt-{n}")
+    kind = "candidate_stage_change"
+    raw_body = '{"action": "candidate_stage_change", "payload": {"application": {"id": 1}}}'
+    received_at = factory.LazyFunction(clock.now)
