@@ -63,8 +63,9 @@ class SchedulingRequest(models.Model):
             models.UniqueConstraint(fields=["application", "plan"],
                                     condition=~Q(state__in=["cancelled", "completed"]),
                                     name="scheduling_schedulingrequest_one_open_per_plan"),
-            models.CheckConstraint(condition=Q(state__in=["new", "pending_approval", "awaiting_candidate", "booked",
-                                                                     "completed", "needs_attention", "cancelled", "expired"]),
+            models.CheckConstraint(condition=Q(state__in=["new", "pending_approval", "awaiting_candidate",
+                                                          "booked", "completed", "needs_attention", "cancelled",
+                                                          "expired"]),
                                    name="scheduling_schedulingrequest_state_valid"),
         ]
         indexes = [models.Index(fields=["state", "state_changed_at"], name="scheduling_req_state_since")]
