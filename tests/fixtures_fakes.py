@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from integrations.fakes.google import GoogleFake
+from integrations.fakes.greenhouse import GreenhouseFake
 from integrations.fakes.mail import MailFake
 
 
@@ -43,3 +44,18 @@ def google_fake(_google_fake_server):
     """The running google fake (Calendar API v3 under `url + "/calendar/v3/"`, OAuth at `url + "/token"`), empty."""
     yield _google_fake_server
     _google_fake_server.reset()
+
+
+@pytest.fixture(scope="session")
+def _greenhouse_fake_server():
+    fake = GreenhouseFake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def greenhouse_fake(_greenhouse_fake_server):
+    """The running greenhouse fake (token at `url + "/token"`, Harvest v3 under `url + "/v3/"`), empty, with no
+    web hook URL: seed `webhook_url` or call `configure_webhooks(url=...)` to receive its web hooks."""
+    yield _greenhouse_fake_server
+    _greenhouse_fake_server.reset()

@@ -15,6 +15,7 @@ from importlib import import_module
 FAKES = {  # name -> dotted path of the fake's class, imported on first use
     "mail": "integrations.fakes.mail.MailFake",
     "google": "integrations.fakes.google.GoogleFake",
+    "greenhouse": "integrations.fakes.greenhouse.GreenhouseFake",
 }
 
 
