@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from honcho.manager import Manager
@@ -21,6 +22,7 @@ PY = sys.executable
 WEB_PORT = int(os.environ.get("LOOPWISE_PORT", "8000"))
 MAIL_PORT = int(os.environ.get("LOOPWISE_MAIL_PORT", "8025"))
 SMTP_PORT = int(os.environ.get("LOOPWISE_SMTP_PORT", "2525"))
+GOOGLE_PORT = int(os.environ.get("LOOPWISE_GOOGLE_PORT", "8031"))
 PG_URL = "postgres://postgres@127.0.0.1:5432/loopwise"
 
 
@@ -47,6 +49,19 @@ def ensure_pg_database() -> bool:
         return False
 
 
+def start_fake(name: str, *args: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """Start one provider fake in its own process; returns it and the URL from its first line."""
+    proc = subprocess.Popen([PY, "-m", "integrations.fakes", name, *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().strip()
+    if " listening on " not in line:
+        proc.kill()
+        raise SystemExit(f"the {name} fake did not start: {line!r}")
+    # Keep reading what the fake prints, so a full pipe never blocks it.
+    threading.Thread(target=lambda: [print(f"{name:>6} | {x}", end="") for x in proc.stdout], daemon=True).start()
+    return proc, line.split(" listening on ")[1]
+
+
 def manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -64,30 +79,50 @@ def main() -> int:
     database = "PostgreSQL" if env.get("DATABASE_URL", "").startswith("postgres") else "SQLite (embedded)"
     broker = "Redis" if env.get("REDIS_URL") else "the database (ORM broker)"
 
-    manage("migrate", "--no-input", "-v0", env=env)
-    manage("createcachetable", env=env)
-    manage("sync_schedules", env=env)
-    manage("load_demo", "--history-days", os.environ.get("LOOPWISE_DEMO_HISTORY_DAYS", "30"), env=env)
+    fakes = []
+    try:
+        mail, mail_url = start_fake("mail", "--port", str(MAIL_PORT), "--smtp-port", str(SMTP_PORT), env=env)
+        fakes.append(mail)
+        google, google_url = start_fake("google", "--port", str(GOOGLE_PORT), env=env)
+        fakes.append(google)
+        env.update({"GOOGLE_API_BASE_URL": google_url, "GOOGLE_TOKEN_URL": google_url + "/token",
+                    "GOOGLE_AUTHORIZE_URL": google_url + "/o/oauth2/v2/auth",
+                    "GOOGLE_OAUTH_CLIENT_ID": "loopwise-demo-client",
+                    "GOOGLE_OAUTH_CLIENT_SECRET": "loopwise-demo-client-secret"})
 
-    bin_dir = Path(PY).parent
-    manager = Manager()
-    manager.add_process("web", f"{bin_dir / 'gunicorn'} config.wsgi --bind 127.0.0.1:{WEB_PORT} --workers 2 "
-                               f"--access-logfile - --access-logformat '%(h)s \"%(m)s %(U)s\" %(s)s %(M)sms'",
-                        cwd=str(ROOT), env=env)
-    manager.add_process("worker", f"{PY} manage.py qcluster", cwd=str(ROOT), env=env)
-    manager.add_process("mail", f"{PY} -m integrations.fakes mail --port {MAIL_PORT} --smtp-port {SMTP_PORT}",
-                        cwd=str(ROOT), env=env)
-    print(f"""
+        manage("migrate", "--no-input", "-v0", env=env)
+        manage("createcachetable", env=env)
+        manage("sync_schedules", env=env)
+        manage("load_demo", "--history-days", os.environ.get("LOOPWISE_DEMO_HISTORY_DAYS", "30"), env=env)
+        manage("seed_demo_fakes", "--google", google_url, env=env)
+        manage("refresh_freebusy", "--all", env=env)
+
+        bin_dir = Path(PY).parent
+        manager = Manager()
+        manager.add_process("web", f"{bin_dir / 'gunicorn'} config.wsgi --bind 127.0.0.1:{WEB_PORT} --workers 2 "
+                                   f"--access-logfile - --access-logformat '%(h)s \"%(m)s %(U)s\" %(s)s %(M)sms'",
+                            cwd=str(ROOT), env=env)
+        manager.add_process("worker", f"{PY} manage.py qcluster", cwd=str(ROOT), env=env)
+        print(f"""
 Loopwise is starting ({database}, tasks through {broker}).
 
-  Admin:      http://127.0.0.1:{WEB_PORT}/admin/
-  Sign in:    demo / loopwise-demo
-  Mail fake:  http://127.0.0.1:{MAIL_PORT}/   (every email Loopwise sends lands here)
+  Admin:        http://127.0.0.1:{WEB_PORT}/admin/
+  Sign in:      demo / loopwise-demo
+  Mail fake:    {mail_url}/   (every email Loopwise sends lands here)
+  Google fake:  {google_url}/_fake/state   (the demo's calendars, events and Meet links)
 
 Press Ctrl-C to stop everything.
 """, flush=True)
-    manager.loop()
-    return manager.returncode or 0
+        manager.loop()
+        return manager.returncode or 0
+    finally:
+        for proc in fakes:
+            proc.terminate()
+        for proc in fakes:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 if __name__ == "__main__":
