@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils.html import format_html
 
@@ -221,10 +221,26 @@ class CalendarConnectionAdmin(CredentialsAdminMixin, HealthFieldsMixin, admin.Mo
         url = changelist_url(Calendar, connection__id__exact=obj.pk, unhealthy="yes")
         return format_html('<a href="{}">{}</a>', url, obj._unhealthy)
 
-    @admin.action(description="Send a new consent link (not available yet)")
+    @admin.action(description="Send a new consent link to the user who granted access")
     def send_consent_link(self, request, queryset):
-        not_yet(self, request, what="sending a consent link",
-                arrives_with="the calendar adapters and their OAuth consent flow")
+        from integrations.calendars.consent import consent_link_send
+        from scheduling.errors import LoopwiseError
+        from scheduling.models import Interviewer
+
+        for conn in queryset:
+            person = Interviewer.objects.filter(email__iexact=conn.account_email).first() if conn.account_email \
+                else None
+            if conn.auth_mode != CalendarConnection.AuthMode.USER_OAUTH or person is None:
+                self.message_user(request, f"{conn.name}: consent links are for one interviewer's own grant; "
+                                           f"re-authorise a service account in the provider's admin console.",
+                                  level=messages.WARNING)
+                continue
+            try:
+                consent_link_send(interviewer=person, provider=conn.provider, actor=request.user)
+            except LoopwiseError as e:
+                self.message_user(request, f"{conn.name}: {e.message}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"Consent link emailed to {person.email}.", level=messages.SUCCESS)
 
 
 class UnhealthyFilter(admin.SimpleListFilter):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminTimeWidget
 from django.db.models import Count, Q
 from django.utils.html import format_html
@@ -147,6 +147,7 @@ class InterviewerAdmin(CalendarHealthColumns, admin.ModelAdmin):
     autocomplete_fields = ("user", "calendar")
     readonly_fields = ("calendar_detail",)
     inlines = (InterviewerMembershipInline, AvailabilityRuleInline, BlackoutDateInline)
+    actions = ("send_consent_link",)
     fieldsets = (
         ("Who", {"fields": ("name", "title", "email", "user", "active")}),
         ("Availability", {"fields": ("timezone", "availability_source", "calendar", "calendar_detail"),
@@ -157,6 +158,19 @@ class InterviewerAdmin(CalendarHealthColumns, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_pool_count=Count("memberships", distinct=True))
+
+    @admin.action(description="Email a link to connect their Google calendar")
+    def send_consent_link(self, request, queryset):
+        from integrations.calendars.consent import consent_link_send
+        from scheduling.errors import LoopwiseError
+
+        for person in queryset:
+            try:
+                consent_link_send(interviewer=person, provider="google", actor=request.user)
+            except LoopwiseError as e:
+                self.message_user(request, f"{person.name}: {e.message}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"Consent link emailed to {person.email}.", level=messages.SUCCESS)
 
     @admin.display(description="Interviewer", ordering="name")
     def person(self, obj: Interviewer) -> str:

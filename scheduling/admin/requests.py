@@ -7,15 +7,21 @@ often they were used, never their token hash.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import zoneinfo
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from scheduling import clock
+from scheduling.errors import LoopwiseError, NotBookable
 from scheduling.models import (
     InterviewSession,
     ProposedWindow,
@@ -33,7 +39,6 @@ from .common import (
     SkipHistoryOnAddMixin,
     admin_link,
     local_dt,
-    not_yet,
     state_badge,
     time_column,
 )
@@ -183,19 +188,19 @@ class SchedulingRequestAdmin(SkipHistoryOnAddMixin, admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return ((None, {"fields": ("application", "plan", "coordinator", "candidate_timezone"),
-                            "description": "A new request starts as “New”. Sending its link arrives with the "
-                                           "candidate portal."}),)
+                            "description": "A new request starts as “New”. Use the action “Find times and "
+                                           "send the link” to solve it and invite the candidate."}),)
         return (
             ("Request", {"fields": ("state_label", "candidate", "application", "plan", "coordinator",
                                     "candidate_timezone")}),
             ("Times", {"fields": ("created", "since", "link_sent", "booked")}),
-            ("Options offered", {"fields": ("options_summary", "diagnostics_view"),
+            ("Options offered", {"fields": ("options_summary", "diagnostics_view", "book_link"),
                                  "description": "As last computed by the solver."}),
         )
 
     def get_readonly_fields(self, request, obj=None):
         always = ("state_label", "candidate", "created", "since", "link_sent", "booked", "options_summary",
-                  "diagnostics_view")
+                  "diagnostics_view", "book_link")
         # Application and plan are fixed once the request exists: a different plan is a new request.
         return (*always, "application", "plan") if obj is not None else always
 
@@ -240,25 +245,90 @@ class SchedulingRequestAdmin(SkipHistoryOnAddMixin, admin.ModelAdmin):
         texts = [(d.get("message") or str(d)) if isinstance(d, dict) else str(d) for d in items]
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((t,) for t in texts)))
 
-    # Actions whose machinery arrives in later parts: they say so and change nothing.
+    # Actions: each calls one service and reports per request; nothing fails silently.
 
-    @admin.action(description="Send the scheduling link (not available yet)")
+    def _each(self, request, queryset, label: str, fn) -> None:
+        done, failed = [], []
+        for obj in queryset.select_related("plan", "application"):
+            try:
+                fn(obj)
+                done.append(f"#{obj.pk}")
+            except LoopwiseError as e:
+                failed.append(f"#{obj.pk}: {e.message}")
+        if done:
+            self.message_user(request, f"{label}: {', '.join(done)}.", level=messages.SUCCESS)
+        for text in failed:
+            self.message_user(request, f"{label} failed for {text}", level=messages.ERROR)
+
+    @admin.action(description="Find times and send the link (or ask for approval)")
     def send_link(self, request, queryset):
-        not_yet(self, request, what="sending scheduling links",
-                arrives_with="the link service and the candidate booking portal")
+        from scheduling.booking import request_start
 
-    @admin.action(description="Regenerate the link (not available yet)")
+        self._each(request, queryset, "Started", lambda r: request_start(request=r, actor=request.user))
+
+    @admin.action(description="Regenerate the link and resend it (the old link stops working)")
     def regenerate_link(self, request, queryset):
-        not_yet(self, request, what="regenerating links", arrives_with="the link service")
+        from scheduling.booking import link_regenerate
 
-    @admin.action(description="Approve and send the link (not available yet)")
+        self._each(request, queryset, "New link sent", lambda r: link_regenerate(request=r, actor=request.user))
+
+    @admin.action(description="Approve and send the link")
     def approve_and_send(self, request, queryset):
-        not_yet(self, request, what="approving requests", arrives_with="the approval flow and the link service")
+        from scheduling.booking import request_approve
 
-    @admin.action(description="Cancel (not available yet)")
+        self._each(request, queryset, "Approved and sent", lambda r: request_approve(request=r, actor=request.user))
+
+    @admin.action(description="Cancel (releases the interviewers and tells the candidate)")
     def cancel(self, request, queryset):
-        not_yet(self, request, what="cancelling requests",
-                arrives_with="the booking services (calendar events and ATS write-back)")
+        from scheduling.booking import interview_cancel
+
+        self._each(request, queryset, "Cancelled",
+                   lambda r: interview_cancel(request=r, by="coordinator", actor=request.user))
+
+    # Book for the candidate: a page of the stored options and the candidate's proposed windows.
+
+    def get_urls(self):
+        own = [path("<int:pk>/book/", self.admin_site.admin_view(self.book_view),
+                    name="scheduling_schedulingrequest_book")]
+        return own + super().get_urls()
+
+    @admin.display(description="Book for the candidate")
+    def book_link(self, obj) -> str:
+        url = reverse("admin:scheduling_schedulingrequest_book", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Choose a time for the candidate</a>', url)
+
+    def book_view(self, request, pk: int):
+        from scheduling.booking import book_from_window, interview_book, interview_reschedule, option_for_start
+
+        obj = SchedulingRequest.objects.select_related("plan__requisition", "application__candidate").get(pk=pk)
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        if request.method == "POST":
+            try:
+                if request.POST.get("window"):
+                    result = book_from_window(request=obj, window_id=int(request.POST["window"]), actor=request.user)
+                else:
+                    option = option_for_start(request=obj, start=request.POST.get("start", ""))
+                    if option is None:
+                        raise NotBookable("that time is no longer offered; the list below is current")
+                    book = interview_reschedule if obj.state == SchedulingRequest.State.BOOKED else interview_book
+                    result = book(request=obj, option=option, actor_label="coordinator", actor=request.user)
+            except LoopwiseError as e:
+                self.message_user(request, e.message, level=messages.ERROR)
+            else:
+                if result.interview is not None:
+                    self.message_user(request, f"Booked for {local_dt(result.interview.start)}.", messages.SUCCESS)
+                    return redirect(reverse("admin:scheduling_schedulingrequest_change", args=[obj.pk]))
+                self.message_user(request, result.message or "That time is gone; here are the current times.",
+                                  level=messages.WARNING)
+            obj.refresh_from_db()
+        options = obj.options if isinstance(obj.options, list) else []
+        context = {**self.admin_site.each_context(request), "title": f"Book request #{obj.pk} for the candidate",
+                   "obj": obj, "opts": self.model._meta,
+                   "options": [{"start": o["start"], "label": local_dt(dt.datetime.fromisoformat(o["start"]))}
+                               for o in options[:100]],
+                   "more": max(0, len(options) - 100), "windows": obj.proposed_windows.all()}
+        return TemplateResponse(request, "admin/scheduling/schedulingrequest/book.html", context)
 
 
 @admin.register(RequestTransition)

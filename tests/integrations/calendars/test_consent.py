@@ -106,3 +106,14 @@ def test_it_says_when_consent_is_not_configured(client, settings, dana):
 
     with pytest.raises(ConsentError, match="not configured"):
         consent_link_send(interviewer=dana)
+
+
+def test_the_interviewer_admin_action_emails_the_consent_link(client, oauth, dana, mail_fake):
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+    from django.urls import reverse
+
+    client.force_login(f.UserFactory(username="ops"))
+    resp = client.post(reverse("admin:scheduling_interviewer_changelist"),
+                       {"action": "send_consent_link", ACTION_CHECKBOX_NAME: [dana.pk]}, follow=True)
+    assert [str(m) for m in resp.context["messages"]] == ["Consent link emailed to dana@acme.test."]
+    assert emailed_link(mail_fake).startswith("/calendars/connect/")
