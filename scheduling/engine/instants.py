@@ -1,0 +1,197 @@
+"""Instants as integers: ISO 8601 text in, microseconds since the Unix epoch (UTC) out, and back.
+
+The engine keeps every instant as an integer number of microseconds since 1970-01-01T00:00:00Z, so that
+comparisons and arithmetic are exact and vectorise. Busy lists are the bulk of a problem (tens of
+thousands of strings in an organisation-wide run), so `parse_many` reads the two shapes calendars send
+(`2026-12-02T10:00:00Z` and `2026-12-02T10:00:00+05:30`) with NumPy, many at a time; any other text, and
+any text the fast path doubts, goes through `datetime.fromisoformat`, which stays the single authority on
+what is valid: the fast path accepts only strings that `fromisoformat` accepts, with the same value.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import UTC, datetime, timedelta
+from itertools import chain
+
+import numpy as np
+
+US = 1
+SECOND = 1_000_000
+MINUTE = 60 * SECOND
+DAY = 86_400 * SECOND
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST = -62_135_596_800 * SECOND  # 0001-01-01T00:00:00Z
+_LAST = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_ONE_US = timedelta(microseconds=1)
+
+# Column positions of the fast shapes: YYYY-MM-DDTHH:MM:SS then `Z` or `+hh:mm`.
+_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)
+_SEPARATORS = ((4, ord("-")), (7, ord("-")), (10, ord("T")), (13, ord(":")), (16, ord(":")))
+
+
+class InstantError(ValueError):
+    """Text that is not an instant with a UTC offset; the message says what is wrong."""
+
+
+def parse_one(text: object) -> int:
+    """Microseconds since the epoch for one ISO 8601 instant; raises InstantError."""
+    if not isinstance(text, str):
+        raise InstantError(f"must be an ISO 8601 instant string, not {type(text).__name__}")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InstantError(f"{text!r} is not an ISO 8601 instant") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InstantError(f"{text!r} has no UTC offset (add Z or +hh:mm)")
+    us = (moment - _EPOCH) // _ONE_US
+    if not _FIRST <= us <= _LAST:
+        raise InstantError(f"{text!r} is not between the years 1 and 9999 in UTC")
+    return us
+
+
+_NOTHING = ["1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z"]
+
+
+def parse_calendars(busy_lists: list[list], booked_lists: list[list]) -> tuple[list, list, list]:
+    """Busy intervals ((n, 2) arrays, empty intervals dropped) and booked instants of many resources,
+    parsed in one call, and the problems found as (list index, "busy[i][j]" or "booked[i]", message)."""
+    problems = []
+    pairs = list(chain.from_iterable(busy_lists))
+    if not (set(map(type, pairs)) <= {list} and set(map(len, pairs)) <= {2}):
+        for n, busy in enumerate(busy_lists):
+            problems.extend((n, f"busy[{i}]", "must be a [start, end] pair") for i, pair in enumerate(busy)
+                            if not isinstance(pair, list) or len(pair) != 2)
+        # An empty placeholder keeps every later pair at its own index.
+        busy_lists = [[x if isinstance(x, list) and len(x) == 2 else _NOTHING for x in b] for b in busy_lists]
+        pairs = list(chain.from_iterable(busy_lists))
+    texts = list(chain.from_iterable(pairs))
+    texts.extend(chain.from_iterable(booked_lists))
+    us, bad = parse_many(texts)
+    busy_from = np.cumsum([0] + [2 * len(b) for b in busy_lists]).tolist()
+    booked_from = np.cumsum([busy_from[-1]] + [len(b) for b in booked_lists]).tolist()
+    if bad:
+        for i in sorted(bad):
+            if i < busy_from[-1]:
+                n = bisect_right(busy_from, i) - 1
+                problems.append((n, f"busy[{(i - busy_from[n]) // 2}][{(i - busy_from[n]) % 2}]", bad[i]))
+            else:
+                n = bisect_right(booked_from, i) - 1
+                problems.append((n, f"booked[{i - booked_from[n]}]", bad[i]))
+    intervals = us[:busy_from[-1]].reshape(-1, 2)
+    for k in np.flatnonzero(intervals[:, 1] < intervals[:, 0]).tolist():
+        if 2 * k in bad or 2 * k + 1 in bad:
+            continue
+        n = bisect_right(busy_from, 2 * k) - 1
+        problems.append((n, f"busy[{k - busy_from[n] // 2}]", "ends before it starts"))
+    empty = not (intervals[:, 1] > intervals[:, 0]).all()
+    busy = []
+    for a, b in zip(busy_from, busy_from[1:], strict=False):
+        mine = intervals[a // 2:b // 2]
+        busy.append(mine[mine[:, 1] > mine[:, 0]] if empty else mine)
+    booked = [us[a:b] for a, b in zip(booked_from, booked_from[1:], strict=False)]
+    return busy, booked, sorted(problems, key=lambda x: x[0])
+
+
+def parse_many(texts: list) -> tuple[np.ndarray, dict[int, str]]:
+    """Microseconds for each text (int64), and {index: message} for those that are not instants."""
+    n = len(texts)
+    out = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return out, {}
+    slow = np.ones(n, dtype=bool)
+    try:
+        # Joined with NUL, which no valid text holds: _fast checks that NUL sits exactly at every
+        # (width + 1)-th byte and nowhere else, so every text is then exactly `width` long.
+        raw = "\0".join(texts).encode("ascii") + b"\0"  # TypeError unless all are str
+    except (TypeError, UnicodeEncodeError):
+        raw = None
+    width = len(raw) // n - 1 if raw is not None and len(raw) % n == 0 else 0
+    if width in (20, 25):
+        _fast(raw, np.arange(n), width, out, slow)
+    if raw is not None and slow.all():  # several widths, or a bad row: sort by width (rarely needed)
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+        for width in (20, 25):
+            rows = np.flatnonzero(lengths == width)
+            if rows.size:
+                _fast("\0".join([texts[i] for i in rows.tolist()]).encode("ascii") + b"\0", rows, width, out, slow)
+    errors: dict[int, str] = {}
+    for i in np.flatnonzero(slow).tolist():
+        try:
+            out[i] = parse_one(texts[i])
+        except InstantError as e:
+            errors[i] = str(e)
+    return out, errors
+
+
+# Rows of the transposed text: the digit columns, the separators, and the tens and units of each field.
+_DIGIT_ROWS = list(_DIGITS)
+_SEP_ROWS = [c for c, _ in _SEPARATORS]
+_SEP_VALUES = (np.array([ch for _, ch in _SEPARATORS], dtype=np.uint8) - 48)[:, None]
+_TENS, _UNITS = [0, 2, 5, 8, 11, 14, 17], [1, 3, 6, 9, 12, 15, 18]
+
+
+def _fast(raw: bytes, rows: np.ndarray, width: int, out: np.ndarray, slow: np.ndarray) -> None:
+    """Parses texts of one width, each followed by a NUL byte in `raw`, with NumPy; rows it cannot vouch
+    for stay marked slow (and if a NUL is out of place, all of them)."""
+    t = np.ascontiguousarray(np.frombuffer(raw, dtype=np.uint8).reshape(rows.size, width + 1).T) - np.uint8(48)
+    if not (t[width] == np.uint8(208)).all():  # NUL - 48, wrapped: some text is not `width` long
+        return
+    # Below "0" wraps around, so `<= 9` tests both ends; two digits never exceed 99, so uint8 holds them.
+    good = (t[_DIGIT_ROWS] <= 9).all(axis=0) & (t[_SEP_ROWS] == _SEP_VALUES).all(axis=0)
+    f = (t[_TENS] * np.uint8(10) + t[_UNITS]).astype(np.int64)
+    year, month, day, hour, minute, second = f[0] * 100 + f[1], f[2], f[3], f[4], f[5], f[6]
+    month_at = _LEAP[year] * 13 + month.clip(0, 12)
+    good &= ((year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= _MONTH_DAYS.ravel()[month_at])
+             & (hour <= 23) & (minute <= 59) & (second <= 59))
+    seconds = ((_YEAR_START[year] + _MONTH_START.ravel()[month_at] + day - 1) * 86_400
+               + hour * 3600 + minute * 60 + second)
+    if width == 20:
+        good &= t[19] == ord("Z") - 48
+    else:
+        oh, om = (t[[20, 23]] * np.uint8(10) + t[[21, 24]]).astype(np.int64)
+        good &= (t[[20, 21, 23, 24]] <= 9).all(axis=0) & (oh <= 23) & (om <= 59) & (t[22] == ord(":") - 48)
+        sign = np.where(t[19] == ord("-") - 48, -1, 1)
+        good &= (t[19] == ord("+") - 48) | (t[19] == ord("-") - 48)
+        seconds -= sign * (oh * 3600 + om * 60)
+    # Instants outside the years 1 to 9999 in UTC (0001-01-01T00:00+01:00) go to parse_one, which refuses them.
+    good &= (seconds >= _FIRST // SECOND) & (seconds <= _LAST // SECOND)
+    if good.all():
+        out[rows] = seconds * SECOND
+        slow[rows] = False
+        return
+    idx = rows[good]
+    out[idx] = seconds[good] * SECOND
+    slow[idx] = False
+
+
+_YEARS = np.arange(10_000)
+_LEAP = ((_YEARS % 4 == 0) & ((_YEARS % 100 != 0) | (_YEARS % 400 == 0))).astype(np.int64)  # by year
+_MONTH_DAYS = np.array([[0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+                        [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]], dtype=np.int64)
+_MONTH_START = np.concatenate([[[0], [0]], np.cumsum(_MONTH_DAYS, axis=1)[:, :-1]], axis=1)[:, :13]
+
+
+def days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 for proleptic Gregorian dates (Howard Hinnant's algorithm, vectorised)."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146_097 + doe - 719_468
+
+
+_YEAR_START = days_from_civil(_YEARS, np.ones_like(_YEARS), np.ones_like(_YEARS))  # 1 January of each year
+
+
+def format_utc(us: int) -> str:
+    """`2026-12-03T14:00:00Z` for an instant (fractions of a second are kept when present)."""
+    return (_NAIVE_EPOCH + timedelta(microseconds=us)).isoformat() + "Z"
+
+
+def to_datetime(us: int) -> datetime:
+    """An aware UTC datetime for an instant."""
+    return _EPOCH + timedelta(microseconds=us)

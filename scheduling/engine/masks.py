@@ -1,0 +1,389 @@
+"""Availability as boolean matrices: one row per pool member, one column per candidate loop start.
+
+A loop start is `window.start + k * step` for a whole number k; `Tables.cols` holds the k that pass the
+loop-level rules (window, notice, candidate). Every per-resource rule turns into ranges of k, written
+into a difference array and summed once (NumPy `bincount` + `cumsum`), so no rule is ever evaluated start
+by start:
+
+- a busy interval [bs, be) blocks a person whose session, at minute offset o from the loop start with
+  duration d and buffer b, would overlap [bs - b, be + b): the session start minute m = k*step + o is
+  blocked when bs_min - d - b < m < be_min + b, bs_min rounded down and be_min up to whole minutes of
+  the window-start grid (exact: sessions start and end on that grid);
+- a working-hours range [s, e) on local day D admits starts s_min <= m <= e_min - d (the range's
+  instants come from the zone clock with fold=0, see zones.py), and a range never joins its neighbour;
+- a day or week cap admits a start when `booked` that local day (week) + 1 <= the cap: a person sits at
+  most one session of an option, so this is exact for people; rooms that host several sessions are
+  re-checked when the option is assembled (place.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .instants import DAY, MINUTE
+from .problem import Problem, Session
+from .zones import ZoneClock, week_of, weekday, zone_clock
+
+NO_CAP = 1 << 30
+_KEY = 1 << 20  # key = row * _KEY + day: days of a problem span far fewer than 2**20
+
+
+@dataclass
+class Tables:
+    """Per-solve arrays for every resource that sits in some pool (rows sorted by id)."""
+
+    problem: Problem
+    ids: list[str]
+    row: dict[str, int]
+    n_starts: int  # K: loop starts that end inside the window
+    cols: np.ndarray  # the k that pass window, notice and candidate rules
+    is_room: np.ndarray
+    room_rows: frozenset[int]
+    unknown: np.ndarray  # calendar_unknown
+    buffer: np.ndarray
+    cap_day: np.ndarray
+    cap_week: np.ndarray
+    busy: tuple[np.ndarray, np.ndarray, np.ndarray]  # (ptr, lo_min, hi_min), CSR by row
+    hours: tuple[np.ndarray, np.ndarray, np.ndarray]  # per working-hours pattern: (ptr, start_min, end_min)
+    pattern: np.ndarray  # per row: its pattern (zone and weekly hours), -1 for no working-hours rule
+    has_booked: np.ndarray  # (rows,) bool
+    booked_days: np.ndarray  # sorted keys row * _KEY + local day of each `booked` start (days from day0)
+    booked_weeks: np.ndarray  # the same with the Monday of the local ISO week
+    day0: int
+    clocks: dict[str, ZoneClock]
+    zone_of: list[str]
+    _zone_cache: dict = field(default_factory=dict)
+
+    def local_days(self, zone: str, offset: int) -> np.ndarray:
+        """Local day of each session start at `offset` minutes into the loop, per column (cached)."""
+        key = (zone, offset)
+        if key not in self._zone_cache:
+            p = self.problem
+            utc = p.window_start + (self.cols * p.step + offset) * MINUTE
+            days = self.clocks[zone].local_days(utc)
+            self._zone_cache[key] = (days, _unique(days), _unique(week_of(days)))
+        return self._zone_cache[key]
+
+
+def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(values, return_inverse=True), in one pass when values never decrease (the usual case:
+    local days of increasing instants)."""
+    if values.size and (values[1:] >= values[:-1]).all():
+        step = np.empty(values.size, dtype=bool)
+        step[0] = True
+        np.not_equal(values[1:], values[:-1], out=step[1:])
+        return values[step], np.cumsum(step) - 1
+    return np.unique(values, return_inverse=True)
+
+
+def loop_rules(p: Problem) -> tuple[int, np.ndarray, np.ndarray]:
+    """(K, notice_ok, candidate_ok): how many starts fit the window, and the two other loop rules over them."""
+    span, step = p.loop_minutes * MINUTE, p.step * MINUTE
+    length = p.window_end - p.window_start
+    k = (length - span) // step + 1 if length >= span else 0
+    first = max(0, -((p.window_start - p.now - p.notice * MINUTE) // step))
+    notice = np.zeros(k, dtype=bool)
+    notice[first:] = True
+    if p.candidate_available is None:
+        return k, notice, np.ones(k, dtype=bool)
+    diff = np.zeros(k + 1, dtype=np.int64)
+    for cs, ce in p.candidate_available:
+        lo = max(0, -((p.window_start - cs) // step))
+        hi = min(k, (ce - span - p.window_start) // step + 1)
+        if lo < hi:
+            diff[lo] += 1
+            diff[hi] -= 1
+    return k, notice, np.cumsum(diff[:k]) > 0
+
+
+def build_tables(p: Problem) -> Tables:
+    """Everything the placement needs from the resources, converted once."""
+    ids = sorted({rid for s in p.sessions for r in s.roles for rid in r.pool})
+    res = [p.resources[i] for i in ids]
+    k, notice, cand = loop_rules(p)
+    cols = np.flatnonzero(notice & cand).astype(np.int64)
+    first_day, last_day = p.window_start // DAY - 9, p.window_end // DAY + 9
+    zones = sorted({r.timezone for r in res})
+    clocks = {z: zone_clock(z, first_day, last_day) for z in zones}
+    w0 = p.window_start
+    busy = [r.busy for r in res]
+    ptr = np.zeros(len(res) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(b) for b in busy])
+    allb = np.concatenate(busy) if busy else np.zeros((0, 2), dtype=np.int64)
+    lo = (allb[:, 0] - w0) // MINUTE
+    hi = -((w0 - allb[:, 1]) // MINUTE)
+    hours, pattern = _hours_table(p, res, clocks)
+    day0 = first_day - 2
+    day_keys, week_keys = [], []
+    for zone in zones:  # one conversion per zone for every `booked` start of its resources
+        rows = [i for i, r in enumerate(res) if r.timezone == zone and r.booked.size]
+        if not rows:
+            continue
+        b = np.concatenate([res[i].booked for i in rows])
+        row = np.repeat(rows, [res[i].booked.size for i in rows])
+        near = (b > p.window_start - 9 * DAY) & (b < p.window_end + 9 * DAY)
+        days = clocks[zone].local_days(b[near])
+        day_keys.append(row[near] * _KEY + days - day0)
+        week_keys.append(row[near] * _KEY + week_of(days) - day0)
+    return Tables(
+        problem=p, ids=ids, row={rid: i for i, rid in enumerate(ids)}, n_starts=k, cols=cols,
+        is_room=np.array([r.is_room for r in res], dtype=bool),
+        room_rows=frozenset(i for i, r in enumerate(res) if r.is_room),
+        unknown=np.array([r.calendar_unknown for r in res], dtype=bool),
+        buffer=np.array([r.buffer_minutes for r in res], dtype=np.int64),
+        cap_day=np.array([NO_CAP if r.max_per_day is None else r.max_per_day for r in res], dtype=np.int64),
+        cap_week=np.array([NO_CAP if r.max_per_week is None else r.max_per_week for r in res], dtype=np.int64),
+        busy=(ptr, lo, hi), hours=hours, pattern=pattern,
+        has_booked=np.array([r.booked.size > 0 for r in res], dtype=bool), booked_days=np.sort(_cat(day_keys)),
+        booked_weeks=np.sort(_cat(week_keys)), day0=day0, clocks=clocks,
+        zone_of=[r.timezone for r in res])
+
+
+def _hours_table(p: Problem, res: list, clocks: dict) -> tuple[tuple, np.ndarray]:
+    """Working-hours ranges as minutes from the window start, CSR by distinct (zone, weekly hours)
+    pattern, and each row's pattern: people who share a pattern share this work and its masks."""
+    patterns: dict = {}
+    first, last = p.window_start // DAY - 2, p.window_end // DAY + 2
+    days = np.arange(first, last + 1, dtype=np.int64)
+    by_weekday = [days[weekday(days) == w] * DAY for w in range(7)]
+    starts, ends = [], []
+    for r in res:
+        key = (r.timezone, r.working_hours)
+        if r.working_hours is None or key in patterns:
+            continue
+        patterns[key] = len(patterns)
+        local_a = [by_weekday[w] + a * MINUTE for w, ranges in enumerate(r.working_hours) for a, _ in ranges]
+        local_b = [by_weekday[w] + b * MINUTE for w, ranges in enumerate(r.working_hours) for _, b in ranges]
+        clock = clocks[r.timezone]
+        s = clock.utc_of_local(_cat(local_a)) - p.window_start
+        e = clock.utc_of_local(_cat(local_b)) - p.window_start
+        s_min, e_min = -((-s) // MINUTE), e // MINUTE
+        keep = e_min > s_min
+        starts.append(s_min[keep])
+        ends.append(e_min[keep])
+    ptr = np.zeros(len(starts) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(x) for x in starts])
+    pattern = np.array([-1 if r.working_hours is None else patterns[r.timezone, r.working_hours] for r in res],
+                       dtype=np.int64)
+    return (ptr, _cat(starts), _cat(ends)), pattern
+
+
+def _cat(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class SessionRows:
+    """The pool members of one session and, per interval of theirs, the local row it belongs to."""
+
+    session: Session
+    members: np.ndarray  # table rows, sorted (so by id)
+    role_rows: list[np.ndarray]  # per role: indices into members
+    busy_row: np.ndarray
+    busy_lo: np.ndarray
+    busy_hi: np.ndarray
+    busy_buf: np.ndarray
+    patterns: np.ndarray  # the distinct working-hours patterns of the members
+    member_pattern: np.ndarray  # per member: its position in `patterns`, or len(patterns) for none
+    hours_row: np.ndarray  # per range: its position in `patterns`
+    hours_s: np.ndarray
+    hours_e: np.ndarray
+
+
+def session_rows(t: Tables, s: Session) -> SessionRows:
+    members = np.array(sorted({t.row[rid] for r in s.roles for rid in r.pool}), dtype=np.int64)
+    local = {int(m): i for i, m in enumerate(members)}
+    role_rows = [np.array([local[t.row[rid]] for rid in r.pool], dtype=np.int64) for r in s.roles]
+    (bp, blo, bhi), (hp, hs, he) = t.busy, t.hours
+    b_row, b_idx = _gather(bp, members)
+    own = t.pattern[members]
+    patterns = np.unique(own[own >= 0])
+    h_row, h_idx = _gather(hp, patterns)
+    member_pattern = np.where(own >= 0, np.searchsorted(patterns, own), len(patterns))
+    return SessionRows(s, members, role_rows, b_row, blo[b_idx], bhi[b_idx], t.buffer[members][b_row],
+                       patterns, member_pattern, h_row, hs[h_idx], he[h_idx])
+
+
+def _gather(ptr: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For CSR offsets `ptr`, the (member position, item index) of every item of the given rows."""
+    starts, counts = ptr[members], ptr[members + 1] - ptr[members]
+    row = np.repeat(np.arange(len(members)), counts)
+    first = np.repeat(starts - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    return row, first + np.arange(counts.sum())
+
+
+@dataclass
+class Slot:
+    """One session at one offset into the loop: who can sit it at each candidate start."""
+
+    rows: SessionRows
+    offset: int
+    avail: np.ndarray  # (members, cols) bool: every rule but distinctness and room multi-hosting
+    load: WeekLoad | None  # `booked` in each member's local week of the session start (None: nobody has any)
+    room_caps: dict[int, tuple]  # capped rooms, by member index: (days, day_booked, weeks, week_booked)
+    coverable: np.ndarray  # (cols,) every required role has enough members available
+    parts: dict | None = None  # the separate rules, for diagnostics
+
+    def narrow(self, pos: np.ndarray) -> Slot:
+        """The same slot over columns `pos` of its own."""
+        load = None if self.load is None else WeekLoad(self.load.zone, self.load.week[:, pos], self.load.counts)
+        caps = {m: tuple(x[pos] for x in cal) for m, cal in self.room_caps.items()}
+        return Slot(self.rows, self.offset, self.avail[:, pos], load, caps, self.coverable[pos])
+
+
+def _ranges_to_matrix(at: np.ndarray, n: int, row: np.ndarray, lo_k: np.ndarray, hi_k: np.ndarray) -> np.ndarray:
+    """(n, columns) bool: is each column's start inside some k-range [lo_k, hi_k) of each row? `at[k]` is
+    the first column whose start is k or later (k clipped to 0..K)."""
+    c = int(at[-1])
+    last = len(at) - 1
+    lo_k = np.clip(lo_k, 0, last)
+    hi_k = np.clip(hi_k, lo_k, last)  # a range shorter than the session is empty, never negative
+    lo = at[lo_k] + row * (c + 1)
+    hi = at[hi_k] + row * (c + 1)
+    size = n * (c + 1)
+    if size < 1 << 18:  # measured: bincount wins on small matrices, int16 add.at on large ones
+        diff = np.bincount(lo, minlength=size) - np.bincount(hi, minlength=size)
+    else:
+        # int16 halves the memory traffic of the running sum; a count wraps to exactly 0 only with
+        # 65536 ranges over one start, so a row with that many ranges takes int32.
+        wide = lo.size >= 65536 and np.bincount(row).max() >= 65536
+        diff = np.zeros(size, dtype=np.int32 if wide else np.int16)
+        np.add.at(diff, lo, 1)
+        np.add.at(diff, hi, -1)
+    return np.cumsum(diff.reshape(n, c + 1), axis=1, dtype=diff.dtype)[:, :c] != 0
+
+
+def make_slot(t: Tables, sr: SessionRows, offset: int, keep_parts: bool = False,
+              cols: np.ndarray | None = None) -> Slot:
+    """Availability of a session's pool members when the session starts `offset` minutes into the loop,
+    over the columns `cols` (positions in Tables.cols; all of them when None)."""
+    n, d, step = len(sr.members), sr.session.duration, t.problem.step
+    ks = t.cols if cols is None else t.cols[cols]
+    at = np.searchsorted(ks, np.arange(t.n_starts + 1))  # column of each start k (the next one if absent)
+    b = sr.busy_buf
+    lo = -((offset + d + b - 1 - sr.busy_lo) // step)
+    hi = (sr.busy_hi + b - 1 - offset) // step + 1
+    free = ~_ranges_to_matrix(at, n, sr.busy_row, lo, hi)
+    lo = -((offset - sr.hours_s) // step)
+    hi = (sr.hours_e - d - offset) // step + 1
+    by_pattern = _ranges_to_matrix(at, len(sr.patterns), sr.hours_row, lo, hi)
+    hours = np.concatenate([by_pattern, np.ones((1, len(ks)), dtype=bool)])[sr.member_pattern]
+    known = ~t.unknown[sr.members]
+    avail = free & hours & known[:, None]
+    load, room_caps, caps_ok = _bookings(t, sr, offset, avail, keep_parts, cols)
+    cover = np.ones(len(ks), dtype=bool)
+    need, union = 0, set()
+    for role, rr in zip(sr.session.roles, sr.role_rows, strict=True):
+        if not role.optional:
+            cover &= avail[rr].sum(axis=0) >= role.count
+            need += role.count
+            union.update(rr.tolist())
+    if need > 1 and len(sr.session.roles) > 1:
+        cover &= avail[sorted(union)].sum(axis=0) >= need
+    parts = None
+    if keep_parts:
+        parts = {"hours": hours, "free": free, "known": known, "caps": caps_ok}
+    return Slot(sr, offset, avail, load, room_caps, cover, parts)
+
+
+@dataclass
+class WeekLoad:
+    """`booked` per member in the local ISO week of the session start, kept compact: a count per distinct
+    week of the member's zone, and per zone which of those weeks each column falls in."""
+
+    zone: np.ndarray  # (members,) row of `week` for the member's zone
+    week: np.ndarray  # (zones, cols) index into the zone's distinct weeks
+    counts: np.ndarray  # (members, distinct weeks)
+    _cache: dict = field(default_factory=dict)
+
+    def at(self, rows: np.ndarray, col: int) -> np.ndarray:
+        return self.counts[rows, self.week[self.zone[rows], col]]
+
+    def segments(self, rows: np.ndarray, sub: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+        """(first, last + 1, positions of rows sorted by (week booked, id)) for each stretch of columns of
+        `sub` over which that order does not change (it changes only where some zone's week does)."""
+        starts, orders = self._stretches(rows)
+        which = np.searchsorted(starts, sub, side="right") - 1
+        cut = np.concatenate(([0], np.flatnonzero(which[1:] != which[:-1]) + 1, [len(sub)]))
+        return [(int(a), int(b), orders[:, which[a]]) for a, b in zip(cut[:-1], cut[1:], strict=True)]
+
+    def _stretches(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Over all columns: where each stretch starts, and the order in each (cached per role)."""
+        cached = self._cache.get(id(rows))
+        if cached is None or cached[0] is not rows:
+            weeks = self.week[np.unique(self.zone[rows])]
+            starts = np.concatenate(([0], np.flatnonzero((weeks[:, 1:] != weeks[:, :-1]).any(axis=0)) + 1))
+            n = len(rows)
+            keys = self.at(rows[:, None], starts[None, :]) * n + np.arange(n)[:, None]
+            cached = self._cache[id(rows)] = (rows, starts, np.argsort(keys, axis=0, kind="stable"))
+        return cached[1], cached[2]
+
+    def order(self, rows: np.ndarray, sub: np.ndarray) -> np.ndarray | None:
+        """(len(rows), len(sub)) positions of rows sorted by (week booked, id) per column of `sub`; None
+        when that is the id order everywhere."""
+        if not self.counts[rows].any():
+            return None
+        segments = self.segments(rows, sub)
+        return np.repeat(np.stack([o for _, _, o in segments], axis=1), [b - a for a, b, _ in segments], axis=1)
+
+
+def key_order(slot: Slot, rows: np.ndarray, sub: np.ndarray) -> np.ndarray | None:
+    """The greedy walk's member order for a role (see WeekLoad.order)."""
+    return None if slot.load is None else slot.load.order(rows, sub)
+
+
+def _bookings(t: Tables, sr: SessionRows, offset: int, avail: np.ndarray, keep_parts: bool,
+              cols: np.ndarray | None) -> tuple:
+    """Applies the day and week caps to `avail` in place. Returns the week load of the members (None when
+    nobody has a booked interview), the capped rooms' calendars, and for diagnostics the separate day and
+    week cap masks (None unless asked for)."""
+    members = sr.members
+    booked = t.has_booked[members]
+    capped = (t.cap_day[members] < NO_CAP) | (t.cap_week[members] < NO_CAP)
+    parts = (np.ones(avail.shape, dtype=bool), np.ones(avail.shape, dtype=bool)) if keep_parts else None
+    if not booked.any() and not capped.any():
+        return None, {}, parts
+    names = [t.zone_of[m] for m in members.tolist()]
+    zones = sorted(set(names))
+    zone = np.array([zones.index(z) for z in names])
+    cal = [t.local_days(z, offset) for z in zones]
+    if cols is not None:
+        cal = [(days[cols], (du, dinv[cols]), (wu, winv[cols])) for days, (du, dinv), (wu, winv) in cal]
+    du = _padded([c[1][0] for c in cal], t.day0 - 1)
+    wu = _padded([c[2][0] for c in cal], t.day0 - 1)
+    dcount = _count(t.booked_days, members, du[zone] - t.day0)
+    wcount = _count(t.booked_weeks, members, wu[zone] - t.day0)
+    winv = np.stack([c[2][1] for c in cal])
+    room_caps = {}
+    if capped.any():
+        # A member may sit a session starting on local day d when both that day and its week have room.
+        week_of_day = np.stack([np.searchsorted(c[2][0], week_of(du_z)) for c, du_z in zip(cal, du, strict=True)])
+        week_of_day = np.minimum(week_of_day, wcount.shape[1] - 1)
+        day_ok = dcount + 1 <= t.cap_day[members][:, None]
+        week_ok = np.take_along_axis(wcount, week_of_day[zone], axis=1) + 1 <= t.cap_week[members][:, None]
+        ok = day_ok & week_ok
+        for z, (days, (_, dinv), (_, winv_z)) in enumerate(cal):
+            rows = np.flatnonzero(capped & (zone == z))
+            if rows.size:
+                avail[rows] &= ok[rows][:, dinv]
+                if parts is not None:
+                    parts[0][rows], parts[1][rows] = day_ok[rows][:, dinv], week_ok[rows][:, dinv]
+            for i in rows[t.is_room[members[rows]]].tolist():
+                room_caps[i] = (days, dcount[i][dinv], week_of(days), wcount[i][winv_z])
+    load = WeekLoad(zone, winv, wcount) if booked.any() else None
+    return load, room_caps, parts
+
+
+def _padded(rows: list[np.ndarray], fill: int) -> np.ndarray:
+    out = np.full((len(rows), max(len(r) for r in rows)), fill, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+    return out
+
+
+def _count(keys: np.ndarray, rows: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """(len(rows), days.shape[1]): how many keys equal row * _KEY + day."""
+    q = rows[:, None] * _KEY + days
+    return np.searchsorted(keys, q, side="right") - np.searchsorted(keys, q, side="left")

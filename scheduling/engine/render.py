@@ -1,0 +1,80 @@
+"""The result dict: options in chronological order, `truncated`, diagnostics.
+
+Instants are written as UTC with `Z`, all at once with NumPy (options share most of them). A role lists
+the resources that took it sorted by id, so the same panel always reads the same way. Options are built
+a session position at a time over every option of a batch (columns placed together), which keeps the
+Python work to one comprehension per position; every list in the result is its own object.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .instants import MINUTE, SECOND, format_utc
+from .masks import Tables
+from .place import Found
+
+
+def render(t: Tables, found: Found, diagnostics: list[dict]) -> dict:
+    p = t.problem
+    cols = sorted(found.by_col)
+    shown = cols[:p.max_options]
+    options: list[dict | None] = [None] * len(shown)
+    if shown:
+        names = [s.id for s in p.sessions]
+        bounds = _bounds(t, found, shown)
+        batches: dict[int, list[int]] = {}
+        for n, col in enumerate(shown):
+            batches.setdefault(id(found.by_col[col][1]), []).append(n)
+        for ns in batches.values():
+            plan, rows, _ = found.by_col[shown[ns[0]]]
+            ks = [found.by_col[shown[n]][2] for n in ns]
+            at = bounds[ns]
+            roles = _role_lists(t.ids, rows, ks)
+            positions = []
+            for i, idx in enumerate(plan.order):
+                starts, ends = at[:, 2 * i].tolist(), at[:, 2 * i + 1].tolist()
+                if roles[i]:
+                    chosen = zip(*roles[i], strict=True)
+                    positions.append([{"id": names[idx], "start": s, "end": e, "roles": list(r)}
+                                      for s, e, r in zip(starts, ends, chosen, strict=True)])
+                else:
+                    positions.append([{"id": names[idx], "start": s, "end": e, "roles": []}
+                                      for s, e in zip(starts, ends, strict=True)])
+            for n, sessions in zip(ns, zip(*positions, strict=True), strict=True):
+                options[n] = {"start": sessions[0]["start"], "end": sessions[-1]["end"], "sessions": list(sessions)}
+    return {"options": options, "truncated": len(cols) > p.max_options, "diagnostics": diagnostics}
+
+
+def _role_lists(ids: list[str], rows: list, ks: list[int]) -> list[list[list]]:
+    """For each session position and role of a batch, the ids that took it, for the batch columns ks."""
+    out = []
+    for session in rows:
+        roles = []
+        for seat in session:
+            if len(ks) != len(seat):
+                seat = [seat[k] for k in ks]
+            if seat and len(seat[0]) == 1:
+                roles.append([[ids[c[0]]] if c[0] >= 0 else [] for c in seat])
+            else:
+                roles.append([sorted(ids[r] for r in c if r >= 0) for c in seat])
+        out.append(roles)
+    return out
+
+
+def _bounds(t: Tables, found: Found, shown: list[int]) -> np.ndarray:
+    """(options, 2 * sessions) object array: the start and end of each session in run order, as text."""
+    p = t.problem
+    durations = np.array([s.duration for s in p.sessions])
+    starts = t.cols[shown] * p.step
+    offsets = np.array([found.by_col[c][0].offsets for c in shown])
+    lengths = durations[np.array([found.by_col[c][0].order for c in shown])]
+    a = starts[:, None] + offsets
+    minutes = np.stack([a, a + lengths], axis=2).reshape(len(shown), -1)
+    unique, inverse = np.unique(minutes, return_inverse=True)
+    if p.window_start % SECOND:
+        text = [format_utc(p.window_start + int(m) * MINUTE) for m in unique.tolist()]
+    else:
+        moments = (p.window_start + unique * MINUTE).astype("datetime64[us]")
+        text = [s + "Z" for s in np.datetime_as_string(moments, unit="s").tolist()]
+    return np.array(text, dtype=object)[inverse.reshape(minutes.shape)]
