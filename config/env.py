@@ -60,6 +60,15 @@ GOOGLE_AUTHORIZE_URL = env.str("GOOGLE_AUTHORIZE_URL", default="https://accounts
 GOOGLE_TOKEN_URL = env.str("GOOGLE_TOKEN_URL", default="https://oauth2.googleapis.com/token")
 GOOGLE_API_BASE_URL = env.str("GOOGLE_API_BASE_URL", default="")
 FREEBUSY_MAX_AGE_MINUTES = env.int("FREEBUSY_MAX_AGE_MINUTES", default=15)
+# Polling flags an ATS's webhooks "quiet" when it finds a stage change no webhook delivered within this long.
+ATS_QUIET_WEBHOOK_MINUTES = env.int("ATS_QUIET_WEBHOOK_MINUTES", default=10)
+# Link expiry: warn the coordinator this long before an unused link expires; optionally extend a link once
+# by itself (0: off); flag requests waiting for the candidate longer than this.
+LINK_EXPIRY_WARNING_HOURS = env.int("LINK_EXPIRY_WARNING_HOURS", default=24)
+LINK_AUTO_EXTEND_HOURS = env.int("LINK_AUTO_EXTEND_HOURS", default=0)
+AWAITING_TOO_LONG_HOURS = env.int("AWAITING_TOO_LONG_HOURS", default=72)
+# Reverse proxies in front of the web servers (their X-Forwarded-For hops are trusted for rate limits).
+PORTAL_TRUSTED_PROXIES = env.int("PORTAL_TRUSTED_PROXIES", default=0)
 GOOGLE_CLIENT_ID = env.str("GOOGLE_SSO_CLIENT_ID", default="")
 GOOGLE_CLIENT_SECRET = env.str("GOOGLE_SSO_CLIENT_SECRET", default="")
 MICROSOFT_CLIENT_ID = env.str("MICROSOFT_SSO_CLIENT_ID", default="")

@@ -18,6 +18,11 @@ WEBHOOK_BODY_RETENTION_DAYS = E.WEBHOOK_BODY_RETENTION_DAYS
 LOOPWISE_CLOCK_FILE = E.CLOCK_FILE
 LOOPWISE_MAX_SLEEP_SECONDS = E.MAX_SLEEP_SECONDS
 FREEBUSY_MAX_AGE_MINUTES = E.FREEBUSY_MAX_AGE_MINUTES
+PORTAL_TRUSTED_PROXIES = E.PORTAL_TRUSTED_PROXIES
+LINK_EXPIRY_WARNING_HOURS = E.LINK_EXPIRY_WARNING_HOURS
+LINK_AUTO_EXTEND_HOURS = E.LINK_AUTO_EXTEND_HOURS
+AWAITING_TOO_LONG_HOURS = E.AWAITING_TOO_LONG_HOURS
+ATS_QUIET_WEBHOOK_MINUTES = E.ATS_QUIET_WEBHOOK_MINUTES
 CALENDAR_OAUTH = {
     "google": {
         "client_id": E.GOOGLE_OAUTH_CLIENT_ID,
@@ -217,6 +222,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": E.LOG_LEVEL},
     "loggers": {
+        # Django's own request log names paths ("Not Found: /s/<token>/"): through the redacting handler only.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "django_q": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },

@@ -45,6 +45,7 @@ from functools import cache
 
 from django.db import IntegrityError, OperationalError, transaction
 
+from integrations.ats.writeback import ats_writeback_enqueue
 from integrations.calendars.freebusy import freebusy_refresh, is_fresh, max_age
 from integrations.calendars.writer import (
     VIDEO_WAIT,
@@ -536,8 +537,8 @@ def _insert(*, request: SchedulingRequest, option: dict, built: BuiltProblem, pr
         session = InterviewSession.objects.create(
             interview=interview, template=template, position=position, name=template.name,
             start=_parse(s["start"]), end=_parse(s["end"]), room=rooms[0] if rooms else None)
-        for role, role_ids in zip(template.roles.all(), s["roles"], strict=True):
-            part = SessionParticipant.Part.SHADOW if role.trainees else SessionParticipant.Part.INTERVIEWER
+        # Each contract role stands for a Role and a part (a reverse shadow's role is two: leads and overseer).
+        for (_role, part), role_ids in zip(built.role_parts(s["id"]), s["roles"], strict=True):
             for rid in role_ids:
                 person = built.interviewers.get(rid)
                 if person is None:
@@ -562,6 +563,9 @@ def _enqueue_booking(*, interview: ScheduledInterview, previous: ScheduledInterv
     invites_enqueue(interview=interview, previous=previous, not_before=hold)
     candidate_mail_enqueue(interview=interview, what="reschedule" if previous is not None else "confirmation",
                            not_before=hold)
+    # The ATS hears of it too (a note, and the plan's next stage on a first booking): issue #6.
+    ats_writeback_enqueue(interview=interview, what="rescheduled" if previous is not None else "booked",
+                          not_before=hold)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -603,6 +607,7 @@ def interview_cancel(*, request: SchedulingRequest, by: str, actor=None, reason:
             calendar_cancel_enqueue(interview=live)
             invites_enqueue(interview=live, cancelled=True)
             candidate_mail_enqueue(interview=live, what="cancellation")
+            ats_writeback_enqueue(interview=live, what="cancelled")
         request_move(request=request, to=S.CANCELLED, cause=f"cancelled by {by}"[:200], actor=actor)
         SchedulingLink.objects.filter(request=request, revoked_at__isnull=True).update(revoked_at=now)
         summary = f"cancelled by {by}" + (f", interview #{live.pk}" if live is not None else "")

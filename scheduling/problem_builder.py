@@ -10,7 +10,10 @@ Choices where the contract leaves the app to decide:
 - Blackout dates become busy from local midnight to midnight.
 - `busy` holds the calendar's cached FreeBusyBlocks plus every session Loopwise has booked for the
   resource, also those not yet written to a calendar; a reschedule leaves out the request's own
-  live interview so its people are not blocked by the loop being moved.
+  live interview so its people are not blocked by the loop being moved: its sessions are taken
+  out of our bookings and cut out of the cached calendar blocks too (those blocks are our own
+  events; a meeting double-booked over exactly that time would be hidden with them, a rare case
+  the booking's fresh re-check still catches on the provider side).
 - `booked` lists every Loopwise session start in the days and ISO weeks the window touches (the
   window widened by 8 days on each side covers any zone's local week).
 - `calendar_unknown`: the person's availability comes from a calendar that is missing, red,
@@ -211,6 +214,24 @@ def _hours(rules: list[AvailabilityRule]) -> dict[str, list[list[str]]]:
     return dict(hours)
 
 
+def subtract(intervals: list[tuple[dt.datetime, dt.datetime]],
+             holes: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """`intervals` with every hole cut out (both half-open)."""
+    out = list(intervals)
+    for h0, h1 in holes:
+        nxt = []
+        for a, b in out:
+            if b <= h0 or h1 <= a:
+                nxt.append((a, b))
+                continue
+            if a < h0:
+                nxt.append((a, h0))
+            if h1 < b:
+                nxt.append((h1, b))
+        out = nxt
+    return out
+
+
 def _calendar_unknown(p: Interviewer, calendars: dict[int, Calendar]) -> bool:
     if p.availability_source == Interviewer.Source.WORKING_HOURS:
         return False
@@ -245,6 +266,13 @@ def _resources(built: BuiltProblem, *, start: dt.datetime, end: dt.datetime,
     for s in InterviewSession.objects.filter(room_live, room_id__in=rooms, start__lt=hi, end__gt=lo):
         own[room_rid(s.room_id)].append((s.start, s.end))
 
+    holes: dict[str, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    if exclude_interview is not None:
+        for sp in SessionParticipant.objects.filter(session__interview=exclude_interview).select_related("session"):
+            holes[interviewer_rid(sp.interviewer_id)].append((sp.session.start, sp.session.end))
+        for s in InterviewSession.objects.filter(interview=exclude_interview, room__isnull=False):
+            holes[room_rid(s.room_id)].append((s.start, s.end))
+
     rules: dict[tuple[str, int], list[AvailabilityRule]] = defaultdict(list)
     for r in AvailabilityRule.objects.filter(Q(interviewer_id__in=people) | Q(room_id__in=rooms)):
         rules[("i", r.interviewer_id) if r.interviewer_id else ("r", r.room_id)].append(r)
@@ -258,7 +286,7 @@ def _resources(built: BuiltProblem, *, start: dt.datetime, end: dt.datetime,
         tz = zoneinfo.ZoneInfo(p.timezone)
         intervals = list(own[rid])
         if p.availability_source == Interviewer.Source.CALENDAR and p.calendar_id:
-            intervals += busy[p.calendar_id]
+            intervals += subtract(busy[p.calendar_id], holes[rid])
         for day in blackouts[pk]:
             day_start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
             intervals.append((day_start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz)))
@@ -279,7 +307,7 @@ def _resources(built: BuiltProblem, *, start: dt.datetime, end: dt.datetime,
         out[rid] = res
     for pk, r in sorted(rooms.items()):
         rid = room_rid(pk)
-        intervals = list(own[rid]) + (busy[r.calendar_id] if r.calendar_id else [])
+        intervals = list(own[rid]) + (subtract(busy[r.calendar_id], holes[rid]) if r.calendar_id else [])
         res = {"kind": "room", "timezone": r.timezone,
                "busy": [[iso(a), iso(b)] for a, b in sorted(intervals)],
                "booked": sorted(iso(a) for a, _ in own[rid])}

@@ -23,8 +23,18 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
     ("freebusy-refresh", "integrations.tasks.refresh_free_busy", "*/5 * * * *",
      "Read every stale calendar's free/busy into the cache; calendars that fail turn amber, then red, and the "
      "coordinators hear of it."),
+    ("ats-poll", "integrations.tasks.poll_ats", "*/5 * * * *",
+     "Find ATS stage changes since the last poll (the safety net under webhooks) and flag quiet webhooks."),
     ("retention", "scheduling.tasks.run_retention", "17 3 * * *",
      "Erase candidates past RETENTION_DAYS and blank webhook bodies past WEBHOOK_BODY_RETENTION_DAYS."),
+    ("reminders", "scheduling.tasks.send_reminders", "*/5 * * * *",
+     "Queue each due reminder step (candidate email, coordinator note) once; the outbox sends it."),
+    ("link-expiry-warnings", "scheduling.tasks.escalate_expiring_links", "2-59/15 * * * *",
+     "Tell coordinators about unused links that expire within LINK_EXPIRY_WARNING_HOURS (once per expiry)."),
+    ("expire-requests", "scheduling.tasks.expire_requests", "7-59/15 * * * *",
+     "Move requests whose link ran out unused to 'Link expired', and tell their coordinators."),
+    ("training-progress", "scheduling.tasks.record_training", "12-59/15 * * * *",
+     "Count the sessions trainees sat that took place, and move them on to reverse shadow or trained."),
 ]
 
 

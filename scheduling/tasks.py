@@ -3,11 +3,19 @@ summary that the django-q2 admin shows. Arguments are ids only: task arguments a
 
 from __future__ import annotations
 
+from scheduling.escalation import links_escalate, requests_expire
 from scheduling.notifications import notice_send_digests
 from scheduling.privacy import retention_sweep
+from scheduling.reminders import reminders_run
+from scheduling.training import training_record
 from scheduling.work import inbound_process, outbox_deliver, work_sweep
 
-__all__ = ["deliver_outbox_item", "process_inbound_event", "sweep_work", "send_notice_digests", "run_retention"]
+__all__ = ["deliver_outbox_item", "process_inbound_event", "sweep_work", "send_notice_digests", "run_retention",
+           "send_reminders", "escalate_expiring_links", "expire_requests", "record_training"]
+
+# Periodic tasks of issue #7 stop after this many seconds of work and go on at their next run: well below
+# Q_CLUSTER["timeout"] (120 s), after which django-q2 would kill them.
+PERIODIC_BUDGET = 60.0
 
 
 def deliver_outbox_item(item_id: int) -> str:
@@ -28,3 +36,19 @@ def send_notice_digests() -> str:
 
 def run_retention() -> str:
     return retention_sweep()
+
+
+def send_reminders() -> str:
+    return reminders_run(budget_seconds=PERIODIC_BUDGET)
+
+
+def escalate_expiring_links() -> str:
+    return links_escalate(budget_seconds=PERIODIC_BUDGET)
+
+
+def expire_requests() -> str:
+    return requests_expire(budget_seconds=PERIODIC_BUDGET)
+
+
+def record_training() -> str:
+    return training_record(budget_seconds=PERIODIC_BUDGET)

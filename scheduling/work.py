@@ -51,9 +51,14 @@ OUTBOX_HANDLERS: dict[str, str] = {
     "calendar.cancel_interview": "integrations.calendars.writer.cancel_interview",
     "mail.interviewer_invite": "integrations.calendars.writer.send_interviewer_invite",
     "mail.candidate": "scheduling.candidate_mail.send_candidate_email",
+    "mail.reminder": "scheduling.reminders.reminder_deliver",
+    "ats.add_note": "integrations.ats.writeback.add_note",
+    "ats.move_stage": "integrations.ats.writeback.move_stage",
 }
 # AtsConnection.provider -> dotted path of `handler(event: InboundEvent) -> str`.
-INBOUND_HANDLERS: dict[str, str] = {}
+INBOUND_HANDLERS: dict[str, str] = {
+    "greenhouse": "integrations.ats.sync.inbound_handle",
+}
 
 BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_CAP = dt.timedelta(hours=1)

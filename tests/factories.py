@@ -330,3 +330,43 @@ class InboundEventFactory(factory.django.DjangoModelFactory):
     kind = "candidate_stage_change"
     raw_body = '{"action": "candidate_stage_change", "payload": {"application": {"id": 1}}}'
     received_at = factory.LazyFunction(clock.now)
+
+
+# --- Operations (issue #7): reminders sent, link escalations, training sessions -------------------------------
+
+
+class ReminderSendFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.ReminderSend
+
+    request = factory.SubFactory(SchedulingRequestFactory, state=m.SchedulingRequest.State.AWAITING_CANDIDATE)
+    step = factory.SubFactory(ReminderStepFactory)
+    key = factory.LazyAttribute(lambda o: f"reminder:{o.request.pk}:{o.step.pk}")
+    action = m.ReminderStep.Action.REMIND_CANDIDATE
+    status = m.ReminderSend.Status.SENT
+    due_at = factory.LazyFunction(clock.now)
+    claimed_at = factory.LazyFunction(clock.now)
+    sent_at = factory.LazyFunction(clock.now)
+
+
+class LinkEscalationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.LinkEscalation
+
+    link = factory.SubFactory(SchedulingLinkFactory)
+    kind = m.LinkEscalation.Kind.EXPIRING
+    expires_at = factory.LazyAttribute(lambda o: o.link.expires_at)
+    created_at = factory.LazyFunction(clock.now)
+
+
+class TrainingSessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.TrainingSession
+
+    session = factory.SubFactory(InterviewSessionFactory)
+    interviewer = factory.SubFactory(InterviewerFactory)
+    membership = factory.SubFactory(MembershipFactory, interviewer=factory.SelfAttribute("..interviewer"),
+                                    training=m.PoolMembership.Training.SHADOW)
+    kind = m.TrainingSession.Kind.SHADOW
+    completed_at = factory.LazyAttribute(lambda o: o.session.end)
+    recorded_at = factory.LazyFunction(clock.now)

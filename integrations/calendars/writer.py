@@ -268,8 +268,9 @@ def write_interview(item: OutboxItem) -> str:
 
 
 def _release_waiting_mail(interview: ScheduledInterview) -> int:
-    """Emails held back for the video link (see VIDEO_WAIT) may go now."""
-    waiting = list(OutboxItem.objects.filter(kind__in=[CANDIDATE_MAIL, INVITE], state=WorkState.PENDING,
+    """Emails and the ATS note held back for the video link (see VIDEO_WAIT) may go now."""
+    waiting = list(OutboxItem.objects.filter(kind__in=[CANDIDATE_MAIL, INVITE, "ats.add_note"],
+                                             state=WorkState.PENDING,
                                              payload__interview_id=interview.pk, next_attempt_at__gt=clock.now())
                    .values_list("pk", flat=True))
     OutboxItem.objects.filter(pk__in=waiting, state=WorkState.PENDING).update(next_attempt_at=clock.now())

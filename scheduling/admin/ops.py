@@ -11,6 +11,7 @@ import json
 from django.contrib import admin
 from django.db.models import Count
 from django.db.models.functions import Length
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -18,10 +19,13 @@ from scheduling.models import (
     AuditEvent,
     FreeBusyBlock,
     InboundEvent,
+    LinkEscalation,
     Notice,
     OutboxItem,
+    ReminderSend,
     ReminderSequence,
     ReminderStep,
+    TrainingSession,
 )
 
 from .common import EMPTY, CompactInline, ReadOnlyAdmin, admin_link, state_badge, time_column
@@ -199,3 +203,76 @@ class InboundEventAdmin(ReadOnlyAdmin):
     @admin.display(description="Last error")
     def error_short(self, obj) -> str:
         return Truncator(obj.last_error).chars(90) if obj.last_error else EMPTY
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Operations (issue #7): written by the periodic tasks, shown here
+
+
+@admin.register(ReminderSend)
+class ReminderSendAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "request_link", "step", "status_label", "due", "sent", "note")
+    list_filter = ("status", "action")
+    search_fields = ("=request__id", "key")
+    list_select_related = ("request", "step")
+    fields = ("request_link", "step", "key", "action", "status_label", "due", "claimed", "sending", "sent", "note")
+    readonly_fields = fields
+
+    due = time_column("due_at", "Due")
+    claimed = time_column("claimed_at", "Claimed")
+    sending = time_column("sending_at", "Sending started")
+    sent = time_column("sent_at", "Sent")
+
+    @admin.display(description="Request", ordering="request")
+    def request_link(self, obj) -> str:
+        return admin_link(obj.request, f"Request #{obj.request_id}")
+
+    @admin.display(description="Status", ordering="status")
+    def status_label(self, obj) -> str:
+        return state_badge({"sent": "done", "uncertain": "failed", "queued": "", "sending": "failed"}.get(
+            obj.status, ""), obj.get_status_display())
+
+
+@admin.register(LinkEscalation)
+class LinkEscalationAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "request_link", "kind", "expiry", "created")
+    list_filter = ("kind",)
+    search_fields = ("=link__request__id",)
+    list_select_related = ("link",)
+    fields = ("request_link", "kind", "expiry", "created")
+    readonly_fields = fields
+
+    expiry = time_column("expires_at", "About the expiry at")
+    created = time_column("created_at", "Raised")
+
+    @admin.display(description="Request")
+    def request_link(self, obj) -> str:
+        return format_html('<a href="{}">Request #{}</a>',
+                           admin_url_for("scheduling", "schedulingrequest", obj.link.request_id),
+                           obj.link.request_id)
+
+
+@admin.register(TrainingSession)
+class TrainingSessionAdmin(ReadOnlyAdmin):
+    list_display = ("interviewer", "kind", "pool", "session_link", "completed", "recorded")
+    list_filter = ("kind", "membership__pool")
+    search_fields = ("interviewer__name",)
+    list_select_related = ("interviewer", "membership__pool", "membership__interviewer", "session")
+    fields = ("interviewer", "kind", "pool", "session_link", "completed", "recorded")
+    readonly_fields = fields
+
+    completed = time_column("completed_at", "Took place (ended)")
+    recorded = time_column("recorded_at", "Counted")
+
+    @admin.display(description="Counts toward", ordering="membership__pool__name")
+    def pool(self, obj) -> str:
+        return admin_link(obj.membership) if obj.membership_id else "Nothing (no longer in training there)"
+
+    @admin.display(description="Session")
+    def session_link(self, obj) -> str:
+        return format_html('<a href="{}">{}</a>', admin_url_for("scheduling", "scheduledinterview",
+                                                                 obj.session.interview_id), obj.session)
+
+
+def admin_url_for(app_label: str, model_name: str, pk) -> str:
+    return reverse(f"admin:{app_label}_{model_name}_change", args=[pk])

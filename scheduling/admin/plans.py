@@ -12,12 +12,15 @@ flagged on the plan page, so nothing is hidden.
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 
+from integrations.ats.sync import stage_occupants
+from integrations.errors import ProviderError
+from scheduling.errors import LoopwiseError
 from scheduling.models import AtsStage, InterviewPlan, Requisition, Role, SchedulingRequest, SessionTemplate
 
 from .common import (
@@ -36,6 +39,7 @@ def role_text(role: Role) -> str:
     """One role in words; pool, interviewer and rooms must be prefetched."""
     if role.kind == Role.Kind.POOL:
         text = f"{role.count} from {role.pool.name if role.pool else '?'}" + (" (trainees)" if role.trainees else "")
+        text += " (a reverse shadow leads, a trained member watches)" if role.reverse_shadow_leads else ""
     elif role.kind == Role.Kind.INTERVIEWER:
         text = role.interviewer.name if role.interviewer else "?"
     else:
@@ -182,8 +186,12 @@ class InterviewPlanAdmin(admin.ModelAdmin):
     autocomplete_fields = ("requisition", "stage", "next_stage")
     inlines = (SessionTemplateInline,)
     save_on_top = True
+    actions = ("who_is_in_stage",)
     fieldsets = (
-        ("Plan", {"fields": ("name", "requisition", "stage", "next_stage", "active")}),
+        ("Plan", {"fields": ("name", "requisition", "stage", "next_stage", "active"),
+                  "description": "Candidates whose application enters the stage in the ATS get this plan (when "
+                                 "it is active). Try a mapping first with the list's action \u201cWho is in this "
+                                 "stage now?\u201d."}),
         ("Timing", {"fields": ("order", "gap_minutes", "buffer_minutes", "step_minutes"),
                     "description": "How sessions are placed in a day."}),
         ("The candidate's link", {"fields": ("min_notice_hours", "window_days", "link_expiry_hours",
@@ -201,6 +209,25 @@ class InterviewPlanAdmin(admin.ModelAdmin):
                                        output_field=IntegerField()), 0),
             _open=Coalesce(_open_requests_subquery(plan=OuterRef("pk")), 0),
         )
+
+    @admin.action(description="Who is in this stage now? (asks the ATS; changes nothing)")
+    def who_is_in_stage(self, request, queryset):
+        for plan in queryset.select_related("stage", "requisition__ats_connection"):
+            try:
+                occupants, total = stage_occupants(plan=plan)
+            except (LoopwiseError, ProviderError) as e:
+                self.message_user(request, f"{plan}: {getattr(e, 'message', e)}", level=messages.ERROR)
+                continue
+            where = f"{plan} ({plan.stage.name}{'' if plan.active else ', plan not active yet'})"
+            if not total:
+                self.message_user(request, f"{where}: nobody is in this stage in the ATS now.", level=messages.INFO)
+                continue
+            shown = [f"#{o.application_external_id}"
+                     + (f" {o.application.candidate}" if o.application is not None else " (not in Loopwise yet)")
+                     for o in occupants]
+            more = f" and {total - len(shown)} more" if total > len(shown) else ""
+            self.message_user(request, f"{where}: {total} application(s) in this stage in the ATS now: "
+                                       f"{', '.join(shown)}{more}.", level=messages.INFO)
 
     @admin.display(description="Stage", ordering="stage__name")
     def stage_name(self, obj) -> str:
@@ -223,7 +250,7 @@ class InterviewPlanAdmin(admin.ModelAdmin):
 class RoleForm(forms.ModelForm):
     class Meta:
         model = Role
-        fields = ("kind", "pool", "interviewer", "rooms", "count", "optional", "trainees")
+        fields = ("kind", "pool", "interviewer", "rooms", "count", "optional", "trainees", "reverse_shadow_leads")
 
     def clean(self):
         data = super().clean()
@@ -244,13 +271,16 @@ class RoleForm(forms.ModelForm):
             self.add_error("rooms", "Rooms apply to room roles only.")
         if kind != Role.Kind.POOL and data.get("trainees"):
             self.add_error("trainees", "Only a pool role can draw trainees.")
+        if data.get("reverse_shadow_leads") and (kind != Role.Kind.POOL or data.get("trainees")):
+            self.add_error("reverse_shadow_leads", "Only a pool role of trained members can be led by a reverse "
+                                                   "shadow; untick “trainees” or this.")
         return data
 
 
 class RoleInline(CompactInline):
     model = Role
     form = RoleForm
-    fields = ("kind", "pool", "interviewer", "rooms", "count", "optional", "trainees")
+    fields = ("kind", "pool", "interviewer", "rooms", "count", "optional", "trainees", "reverse_shadow_leads")
     autocomplete_fields = ("pool", "interviewer", "rooms")
     verbose_name_plural = "Roles: who sits this session"
 
@@ -311,7 +341,8 @@ class RoleAdmin(admin.ModelAdmin):
     autocomplete_fields = ("session", "pool", "interviewer", "rooms")
     fieldsets = (
         (None, {"fields": ("session",)}),
-        ("Who", {"fields": ("kind", "pool", "interviewer", "rooms", "count", "optional", "trainees")}),
+        ("Who", {"fields": ("kind", "pool", "interviewer", "rooms", "count", "optional", "trainees",
+                            "reverse_shadow_leads")}),
     )
 
     def get_queryset(self, request):

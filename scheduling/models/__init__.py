@@ -2,6 +2,8 @@
 
 from .candidates import *  # noqa: F403
 from .candidates import __all__ as _candidates
+from .operations import *  # noqa: F403
+from .operations import __all__ as _operations
 from .ops import *  # noqa: F403
 from .ops import __all__ as _ops
 from .org import *  # noqa: F403
@@ -13,4 +15,4 @@ from .plans import __all__ as _plans
 from .requests import *  # noqa: F403
 from .requests import __all__ as _requests
 
-__all__ = [*_org, *_people, *_plans, *_candidates, *_requests, *_ops]
+__all__ = [*_org, *_people, *_plans, *_candidates, *_requests, *_ops, *_operations]

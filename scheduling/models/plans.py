@@ -138,6 +138,10 @@ class Role(models.Model):
     count = models.PositiveSmallIntegerField(default=1)
     optional = models.BooleanField(default=False, help_text="Filled when possible, e.g. a shadow.")
     trainees = models.BooleanField(default=False, help_text="Draw the pool's shadows rather than its trained members.")
+    reverse_shadow_leads = models.BooleanField(
+        default=False, verbose_name="a reverse shadow leads",
+        help_text="Pool roles: while the pool has reverse shadows and the plan allows them, one of them leads this "
+                  "role and a trained member of the pool watches. Otherwise trained members sit it as usual.")
 
     class Meta:
         ordering = ["session", "id"]
@@ -147,11 +151,14 @@ class Role(models.Model):
                                    | Q(kind="interviewer", interviewer__isnull=False, pool__isnull=True)
                                    | Q(kind="room", pool__isnull=True, interviewer__isnull=True),
                                    name="scheduling_role_kind_matches_target"),
+            models.CheckConstraint(condition=Q(reverse_shadow_leads=False) | Q(kind="pool", trainees=False),
+                                   name="scheduling_role_reverse_shadow_leads_pool_role"),
         ]
 
     def __str__(self) -> str:
         if self.kind == self.Kind.POOL:
-            what = f"{self.count} from {self.pool}" + (" (trainees)" if self.trainees else "")
+            what = f"{self.count} from {self.pool}" + (" (trainees)" if self.trainees else "") \
+                + (" (a reverse shadow leads)" if self.reverse_shadow_leads else "")
         elif self.kind == self.Kind.INTERVIEWER:
             what = str(self.interviewer)
         else:

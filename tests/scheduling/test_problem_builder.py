@@ -129,3 +129,18 @@ def _book(plan, interviewer, start):
     SessionParticipant.objects.create(session=session, interviewer=interviewer, busy_start=start,
                                       busy_end=start + dt.timedelta(hours=1))
     return interview
+
+
+def test_a_reschedule_cuts_the_loops_own_events_out_of_the_cached_calendar(plan):
+    from scheduling.models import FreeBusyBlock
+    from scheduling.problem_builder import subtract
+
+    alice = plan.people["alice"]
+    start = NOW + dt.timedelta(days=2)
+    interview = _book(plan, alice, start)
+    # The cache holds our own event merged with a meeting right after it.
+    FreeBusyBlock.objects.create(calendar=alice.calendar, start=start, end=start + dt.timedelta(hours=2),
+                                 fetched_at=NOW)
+    res = problem_build(plan=plan, now=NOW, exclude_interview=interview).problem["resources"][f"i{alice.pk}"]
+    assert res["busy"] == [["2026-12-03T10:17:00Z", "2026-12-03T11:17:00Z"]]
+    assert subtract([(1, 10)], [(3, 4), (6, 12)]) == [(1, 3), (4, 6)]
