@@ -10,10 +10,17 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils.html import format_html
 
+from integrations.ats import health
+from integrations.ats.base import provider_for
+from integrations.ats.polling import ats_poll
+from integrations.ats.sync import jobs_sync
+from integrations.errors import ProviderError
 from integrations.models import AtsComponentHealth, AtsConnection, Calendar, CalendarConnection, Health
 from scheduling.admin.common import (
     EMPTY,
@@ -23,7 +30,6 @@ from scheduling.admin.common import (
     SkipHistoryOnAddMixin,
     admin_link,
     changelist_url,
-    not_yet,
     time_column,
 )
 from scheduling.fields import SecretUnreadable
@@ -124,16 +130,19 @@ class AtsConnectionAdmin(CredentialsAdminMixin, HealthFieldsMixin, SkipHistoryOn
     list_display = ("name", "provider", "health_cell", "failing_parts", "last_error_short", "active")
     list_filter = ("health", "provider", "active")
     search_fields = ("name", "fallback_email")
-    readonly_fields = ("credentials_status", "webhook_key", "polled_up_to", "created", *HEALTH_READONLY)
+    readonly_fields = ("credentials_status", "webhook_url", "polled_up_to", "created", *HEALTH_READONLY)
     inlines = (ComponentHealthInline,)
-    actions = ("test_connection",)
+    actions = ("test_connection", "import_jobs", "poll_now")
 
     fieldsets = (
         ("Connection", {"fields": ("name", "provider", "base_url", "active")}),
         HEALTH_FIELDSET,
         CredentialsAdminMixin.credentials_fieldset,
         ("Problems", {"fields": ("fallback_email",)}),
-        ("Webhooks and polling", {"fields": ("webhook_key", "polled_up_to", "created")}),
+        ("Webhooks and polling", {"fields": ("webhook_url", "polled_up_to", "created"),
+                                  "description": "Give the ATS this URL and the webhook secret stored in the "
+                                                 "credentials (Greenhouse: Configure, Dev Center, Web Hooks, "
+                                                 "event 'Candidate Stage Change')."}),
     )
 
     polled_up_to = time_column("poll_watermark", "Changes polled up to")
@@ -147,10 +156,45 @@ class AtsConnectionAdmin(CredentialsAdminMixin, HealthFieldsMixin, SkipHistoryOn
     def failing_parts(self, obj) -> int:
         return obj._failing
 
-    @admin.action(description="Test the connection (not available yet)")
+    @admin.display(description="Webhook URL")
+    def webhook_url(self, obj) -> str:
+        if obj is None or obj.pk is None:
+            return "Shown once the connection is saved."
+        url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse("ats_webhook", args=[obj.webhook_key])
+        return format_html('<code class="lw-nowrap">{}</code>', url)
+
+    @admin.action(description="Test the connection (reads only: never writes)")
     def test_connection(self, request, queryset):
-        not_yet(self, request, what="testing an ATS connection",
-                arrives_with="the ATS adapters (Greenhouse, Lever, iCIMS, Jobvite)")
+        for conn in queryset.defer(None):
+            try:
+                with provider_for(conn) as ats:
+                    results = ats.check_components()
+            except ProviderError as e:
+                self.message_user(request, f"{conn.name}: {e.message}", level=messages.ERROR)
+                continue
+            health.record_checks(connection=conn, results=results)
+            words = {True: "works", False: "FAILS", None: "not checked"}
+            parts = [f"{r.component} {words[r.ok]}" + (f" ({r.message})" if r.message else "") for r in results]
+            failing = [r.component for r in results if r.ok is False]
+            summary = (f"{conn.name}: {', '.join(failing)} failing. " if failing else f"{conn.name}: all checked "
+                       "parts work. ") + "; ".join(parts) + "."
+            self.message_user(request, summary, level=messages.ERROR if failing else messages.SUCCESS)
+
+    @admin.action(description="Import jobs and their stages from the ATS")
+    def import_jobs(self, request, queryset):
+        for conn in queryset.defer(None):
+            try:
+                jobs, stages = jobs_sync(connection=conn)
+            except ProviderError as e:
+                self.message_user(request, f"{conn.name}: {e.message}", level=messages.ERROR)
+                continue
+            self.message_user(request, f"{conn.name}: {jobs} open jobs and {stages} stages imported; map a stage "
+                                       "to a plan on the plan's page.", level=messages.SUCCESS)
+
+    @admin.action(description="Poll for stage changes now")
+    def poll_now(self, request, queryset):
+        for conn in queryset.defer(None):
+            self.message_user(request, ats_poll(connection=conn), level=messages.INFO)
 
 
 @admin.register(AtsComponentHealth)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from integrations.ats.polling import ats_poll_all
 from integrations.calendars.freebusy import freebusy_refresh
 from integrations.models import Calendar
 
@@ -16,3 +17,8 @@ def refresh_calendar(calendar_id: int) -> str:
     if cal is None:
         return f"calendar {calendar_id} is gone"
     return str(freebusy_refresh(calendars=[cal]))
+
+
+def poll_ats() -> str:
+    """Periodic: poll every active ATS connection for stage changes."""
+    return ats_poll_all()

@@ -10,7 +10,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 from django.utils.html import strip_tags
 
-from integrations.models import AtsConnection, CalendarConnection, Health
+from integrations.models import Health
 from tests import factories as f
 
 ERROR = "invalid_grant: Token has been expired or revoked."
@@ -86,19 +86,14 @@ def test_it_shows_ats_component_health_on_the_connection(staff_client):
     assert "webhooks" in html and "No webhook for 3 hours" in html
 
 
-@pytest.mark.parametrize(("factory", "changelist", "action"), [
-    (f.AtsConnectionFactory, "admin:integrations_atsconnection_changelist", "test_connection"),
-    (f.CalendarConnectionFactory, "admin:integrations_calendarconnection_changelist", "send_consent_link"),
-])
-def test_it_says_connection_actions_are_not_available_yet(staff_client, factory, changelist, action):
-    conn = factory(health=Health.RED, last_error="revoked")
+def test_a_service_account_connection_is_told_to_reauthorise_not_sent_a_link(staff_client):
+    # A consent link is for one interviewer's own grant; a service account is fixed in the provider's console.
+    conn = f.CalendarConnectionFactory(health=Health.RED, last_error="unauthorized_client")
 
-    response = staff_client.post(reverse(changelist), {"action": action, ACTION_CHECKBOX_NAME: [conn.pk]},
-                                 follow=True)
+    response = staff_client.post(reverse("admin:integrations_calendarconnection_changelist"),
+                                 {"action": "send_consent_link", ACTION_CHECKBOX_NAME: [conn.pk]}, follow=True)
 
     [message] = list(response.context["messages"])
-    assert message.level == messages.WARNING
-    assert message.message.startswith("Not available yet: ")
-    conn = type(conn).objects.get(pk=conn.pk)
-    assert (conn.health, conn.last_error, conn.consecutive_failures) == (Health.RED, "revoked", 0)
-    assert AtsConnection.objects.count() + CalendarConnection.objects.count() == 1
+    assert message.level == messages.WARNING and "re-authorise a service account" in message.message
+    conn.refresh_from_db()
+    assert (conn.health, conn.last_error) == (Health.RED, "unauthorized_client")
