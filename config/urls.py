@@ -9,6 +9,8 @@ urlpatterns = [
     path("", scheduling_views.home, name="home"),
     path("healthz", scheduling_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("dashboard/", include("scheduling.dashboard.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("integrations.urls")),
+    path("", include("candidates_portal.urls")),
 ]

@@ -23,6 +23,7 @@ WEB_PORT = int(os.environ.get("LOOPWISE_PORT", "8000"))
 MAIL_PORT = int(os.environ.get("LOOPWISE_MAIL_PORT", "8025"))
 SMTP_PORT = int(os.environ.get("LOOPWISE_SMTP_PORT", "2525"))
 GOOGLE_PORT = int(os.environ.get("LOOPWISE_GOOGLE_PORT", "8031"))
+GREENHOUSE_PORT = int(os.environ.get("LOOPWISE_GREENHOUSE_PORT", "8032"))
 PG_URL = "postgres://postgres@127.0.0.1:5432/loopwise"
 
 
@@ -85,6 +86,10 @@ def main() -> int:
         fakes.append(mail)
         google, google_url = start_fake("google", "--port", str(GOOGLE_PORT), env=env)
         fakes.append(google)
+        # Its webhook URL holds the demo connection's key, which exists only after load_demo: seed_demo_fakes
+        # sets it (and the secret) through the fake's control API.
+        greenhouse, greenhouse_url = start_fake("greenhouse", "--port", str(GREENHOUSE_PORT), env=env)
+        fakes.append(greenhouse)
         env.update({"GOOGLE_API_BASE_URL": google_url, "GOOGLE_TOKEN_URL": google_url + "/token",
                     "GOOGLE_AUTHORIZE_URL": google_url + "/o/oauth2/v2/auth",
                     "GOOGLE_OAUTH_CLIENT_ID": "loopwise-demo-client",
@@ -94,13 +99,15 @@ def main() -> int:
         manage("createcachetable", env=env)
         manage("sync_schedules", env=env)
         manage("load_demo", "--history-days", os.environ.get("LOOPWISE_DEMO_HISTORY_DAYS", "30"), env=env)
-        manage("seed_demo_fakes", "--google", google_url, env=env)
+        manage("seed_demo_fakes", "--google", google_url, "--greenhouse", greenhouse_url, env=env)
         manage("refresh_freebusy", "--all", env=env)
 
         bin_dir = Path(PY).parent
         manager = Manager()
         manager.add_process("web", f"{bin_dir / 'gunicorn'} config.wsgi --bind 127.0.0.1:{WEB_PORT} --workers 2 "
-                                   f"--access-logfile - --access-logformat '%(h)s \"%(m)s %(U)s\" %(s)s %(M)sms'",
+                                   f"--access-logfile - --access-logformat '%(h)s \"%(m)s %(U)s\" %(s)s %(M)sms' "
+                                   # The first portal request's path holds the token: masked in the log.
+                                   "--logger-class candidates_portal.access_log.RedactingLogger",
                             cwd=str(ROOT), env=env)
         manager.add_process("worker", f"{PY} manage.py qcluster", cwd=str(ROOT), env=env)
         print(f"""
@@ -110,6 +117,9 @@ Loopwise is starting ({database}, tasks through {broker}).
   Sign in:      demo / loopwise-demo
   Mail fake:    {mail_url}/   (every email Loopwise sends lands here)
   Google fake:  {google_url}/_fake/state   (the demo's calendars, events and Meet links)
+  Greenhouse:   {greenhouse_url}/_fake/board   (move a candidate, e.g. Ravi Shankar Iyer to "Onsite": Greenhouse
+                sends Loopwise a signed webhook and a scheduling request with options appears within seconds;
+                or: {PY} manage.py ats_stage_change 91200115 Onsite)
 
 Press Ctrl-C to stop everything.
 """, flush=True)
