@@ -114,3 +114,33 @@ def test_it_reads_rooms_like_people(workspace):
     busy(workspace.fake, room_cal.external_id, (NOW + dt.timedelta(hours=1), NOW + dt.timedelta(hours=2)))
     freebusy_refresh(window=WINDOW)
     assert FreeBusyBlock.objects.filter(calendar=room_cal).count() == 1
+
+
+def test_a_revoked_user_grant_turns_that_connection_red_tells_once_and_the_solver_names_the_interviewer(
+        workspace, mail_fake):
+    from integrations.models import CalendarConnection
+
+    alice, bob, _ = workspace.interviewers
+    workspace.fake.seed({"oauth_clients": [{"client_id": "lw", "client_secret": "s"}],
+                         "refresh_tokens": [{"token": "rt-bob", "client_id": "lw", "user": bob.email}]})
+    own = CalendarConnection.objects.create(
+        name="bob (google)", provider="google", auth_mode="user_oauth", base_url=workspace.fake.url,
+        token_url=workspace.fake.url + "/token", account_email=bob.email, organiser_calendar=bob.email,
+        credentials={"client_id": "lw", "client_secret": "s", "refresh_token": "rt-bob"})
+    Calendar.objects.filter(pk=bob.calendar_id).update(connection=own)
+    freebusy_refresh(window=WINDOW)
+    own.refresh_from_db()
+    assert own.health == Health.OK
+    workspace.fake.add_fault(kind="revoke", target=bob.email)
+    with time_machine.travel(NOW + dt.timedelta(minutes=20), tick=False):
+        freebusy_refresh()
+        freebusy_refresh()
+        out = solve(problem_build(plan=workspace.plan, now=NOW + dt.timedelta(minutes=20)).problem)
+    own.refresh_from_db()
+    workspace.connection.refresh_from_db()
+    assert own.health == Health.RED and "invalid_grant" in own.last_error
+    assert workspace.connection.health == Health.OK, "the organisation's own connection is untouched"
+    assert out["options"], "everyone else still gets slots"
+    assert [r for d in out["diagnostics"] if d["code"] == "calendar_unknown" for r in d["resources"]] == [f"i{bob.pk}"]
+    [msg] = mail_fake.state()["messages"]
+    assert msg["to"] == ["casey@acme.test"] and "bob (google)" in msg["subject"]
