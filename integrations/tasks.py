@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from integrations.ats.polling import ats_poll_all
 from integrations.calendars.freebusy import freebusy_refresh
+from integrations.checks import connections_check
 from integrations.models import Calendar
 
 
@@ -22,3 +23,8 @@ def refresh_calendar(calendar_id: int) -> str:
 def poll_ats() -> str:
     """Periodic: poll every active ATS connection for stage changes."""
     return ats_poll_all()
+
+
+def check_connections() -> str:
+    """Periodic: check every active calendar and ATS connection's credentials and read components."""
+    return connections_check()

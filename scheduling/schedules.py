@@ -25,6 +25,8 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
      "coordinators hear of it."),
     ("ats-poll", "integrations.tasks.poll_ats", "*/5 * * * *",
      "Find ATS stage changes since the last poll (the safety net under webhooks) and flag quiet webhooks."),
+    ("health-checks", "integrations.tasks.check_connections", "23 * * * *",
+     "Check every connection's credentials and read components hourly, so a broken one shows before it is needed."),
     ("retention", "scheduling.tasks.run_retention", "17 3 * * *",
      "Erase candidates past RETENTION_DAYS and blank webhook bodies past WEBHOOK_BODY_RETENTION_DAYS."),
     ("reminders", "scheduling.tasks.send_reminders", "*/5 * * * *",
