@@ -513,7 +513,13 @@ def test_it_retries_a_delivery_answered_with_anything_but_200_with_the_same_even
     attempts = receiver.wait_for(3)
     assert len({a["headers"]["Greenhouse-Event-ID"] for a in attempts}) == 1
     assert len({a["raw"] for a in attempts}) == 1
-    delivery = hooked.state()["deliveries"][0]
+    # The receiver has the third attempt before the fake has read its answer: wait (bounded) for the record.
+    deadline = time.monotonic() + 5
+    while True:
+        delivery = hooked.state()["deliveries"][0]
+        if len(delivery["attempts"]) == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     assert [a["status"] for a in delivery["attempts"]] == [500, 204, 200] and delivery["status"] == 200
 
 
