@@ -12,6 +12,7 @@ import pytest
 from integrations.fakes.google import GoogleFake
 from integrations.fakes.greenhouse import GreenhouseFake
 from integrations.fakes.mail import MailFake
+from integrations.fakes.microsoft import MicrosoftFake
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +60,18 @@ def greenhouse_fake(_greenhouse_fake_server):
     web hook URL: seed `webhook_url` or call `configure_webhooks(url=...)` to receive its web hooks."""
     yield _greenhouse_fake_server
     _greenhouse_fake_server.reset()
+
+
+@pytest.fixture(scope="session")
+def _microsoft_fake_server():
+    fake = MicrosoftFake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def microsoft_fake(_microsoft_fake_server):
+    """The running microsoft fake (Graph v1.0 under `url + "/v1.0/"`; msal's authority `authority(tenant)` on the
+    TLS login host, trusted through `ca_pem_path`), empty: seed a tenant first."""
+    yield _microsoft_fake_server
+    _microsoft_fake_server.reset()

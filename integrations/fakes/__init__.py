@@ -16,6 +16,7 @@ FAKES = {  # name -> dotted path of the fake's class, imported on first use
     "mail": "integrations.fakes.mail.MailFake",
     "google": "integrations.fakes.google.GoogleFake",
     "greenhouse": "integrations.fakes.greenhouse.GreenhouseFake",
+    "microsoft": "integrations.fakes.microsoft.MicrosoftFake",
 }
 
 
