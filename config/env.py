@@ -59,6 +59,15 @@ GOOGLE_OAUTH_CLIENT_SECRET = env.str("GOOGLE_OAUTH_CLIENT_SECRET", default="")
 GOOGLE_AUTHORIZE_URL = env.str("GOOGLE_AUTHORIZE_URL", default="https://accounts.google.com/o/oauth2/v2/auth")
 GOOGLE_TOKEN_URL = env.str("GOOGLE_TOKEN_URL", default="https://oauth2.googleapis.com/token")
 GOOGLE_API_BASE_URL = env.str("GOOGLE_API_BASE_URL", default="")
+# Microsoft 365 (Entra ID app registration): the delegated consent client, its tenant ("organizations" for any
+# work account), the identity host msal uses as its authority (https only) and Graph's base URL; the CA bundle
+# is for the demo's local fake only (empty: certifi's).
+MICROSOFT_OAUTH_CLIENT_ID = env.str("MICROSOFT_OAUTH_CLIENT_ID", default="")
+MICROSOFT_OAUTH_CLIENT_SECRET = env.str("MICROSOFT_OAUTH_CLIENT_SECRET", default="")
+MICROSOFT_OAUTH_TENANT = env.str("MICROSOFT_OAUTH_TENANT", default="organizations")
+MICROSOFT_LOGIN_BASE_URL = env.str("MICROSOFT_LOGIN_BASE_URL", default="https://login.microsoftonline.com")
+MICROSOFT_GRAPH_BASE_URL = env.str("MICROSOFT_GRAPH_BASE_URL", default="")
+MICROSOFT_CA_BUNDLE = env.str("MICROSOFT_CA_BUNDLE", default="")
 FREEBUSY_MAX_AGE_MINUTES = env.int("FREEBUSY_MAX_AGE_MINUTES", default=15)
 # Polling flags an ATS's webhooks "quiet" when it finds a stage change no webhook delivered within this long.
 ATS_QUIET_WEBHOOK_MINUTES = env.int("ATS_QUIET_WEBHOOK_MINUTES", default=10)

@@ -35,6 +35,20 @@ CALENDAR_OAUTH = {
                    "https://www.googleapis.com/auth/calendar.events.freebusy"],
         "extra": {"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"},
     },
+    "microsoft": {
+        "client_id": E.MICROSOFT_OAUTH_CLIENT_ID,
+        "client_secret": E.MICROSOFT_OAUTH_CLIENT_SECRET,
+        "tenant": E.MICROSOFT_OAUTH_TENANT,
+        "authorize_url": f"{E.MICROSOFT_LOGIN_BASE_URL.rstrip('/')}/{E.MICROSOFT_OAUTH_TENANT}/oauth2/v2.0/authorize",
+        "token_url": f"{E.MICROSOFT_LOGIN_BASE_URL.rstrip('/')}/{E.MICROSOFT_OAUTH_TENANT}/oauth2/v2.0/token",
+        "login_base_url": E.MICROSOFT_LOGIN_BASE_URL,
+        "api_base_url": E.MICROSOFT_GRAPH_BASE_URL,
+        "ca_bundle": E.MICROSOFT_CA_BUNDLE,
+        # Least scopes that work: write events on the user's calendar, read free/busy (getSchedule) of the people
+        # and rooms they can see; offline_access for the refresh token.
+        "scopes": ["offline_access", "https://graph.microsoft.com/Calendars.ReadWrite"],
+        "extra": {"response_mode": "query", "prompt": "select_account"},
+    },
 }
 
 INSTALLED_APPS = [

@@ -109,11 +109,17 @@ def consent_finish(*, provider: str, state: str, code: str, error: str, session)
     if error:
         raise ConsentError(f"Access was not granted ({error}). You can open the emailed link again.")
     config = oauth_config(provider)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri(provider),
+            "client_id": config["client_id"], "client_secret": config["client_secret"], "code_verifier": entry["v"]}
+    if provider == "microsoft":
+        form["scope"] = " ".join(config["scopes"])  # the v2.0 endpoint wants the scopes again
+    http = requests.Session()
+    if config.get("ca_bundle"):
+        # A private CA (the demo's local fake): trust exactly it, whatever the environment says.
+        http.trust_env, http.verify = False, config["ca_bundle"]
     try:
-        resp = requests.post(config["token_url"], data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri(provider),
-            "client_id": config["client_id"], "client_secret": config["client_secret"],
-            "code_verifier": entry["v"]}, timeout=DEFAULT_TIMEOUT)
+        with http:
+            resp = http.post(config["token_url"], data=form, timeout=DEFAULT_TIMEOUT)
         doc = resp.json()
     except (requests.RequestException, ValueError):
         raise ConsentError("The calendar provider did not answer. Please try the emailed link again.") from None
@@ -122,6 +128,10 @@ def consent_finish(*, provider: str, state: str, code: str, error: str, session)
     interviewer = Interviewer.objects.get(pk=entry["i"])
     credentials = {"client_id": config["client_id"], "client_secret": config["client_secret"],
                    "refresh_token": doc["refresh_token"]}
+    if config.get("tenant"):
+        credentials["tenant"] = config["tenant"]
+    if config.get("ca_bundle"):
+        credentials["ca_bundle"] = config["ca_bundle"]
     with transaction.atomic():
         connection, _ = CalendarConnection.objects.update_or_create(
             provider=provider, auth_mode=CalendarConnection.AuthMode.USER_OAUTH, account_email=interviewer.email,

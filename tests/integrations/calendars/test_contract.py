@@ -1,8 +1,8 @@
 """Behaviour every calendar provider shows, through the real client libraries against the provider's fake.
 
 Parametrised over providers: each has a harness fixture (`<provider>_harness`) that starts its fake, seeds an
-organiser mailbox, people and a room, and builds an unsaved CalendarConnection pointing at the fake. Microsoft
-joins by adding "microsoft" to PROVIDERS and a `microsoft_harness` fixture with the same attributes.
+organiser mailbox, people and a room, and builds an unsaved CalendarConnection pointing at the fake: Google with a
+user grant, Microsoft with an app-only (client credentials) connection whose msal trusts the fake's test CA.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import pytest
 
 from integrations.calendars.base import Attendee, CalendarProvider, EventSpec, ProviderError, Window
 from integrations.calendars.google import GoogleCalendar
+from integrations.calendars.microsoft import MicrosoftCalendar
 from integrations.models import CalendarConnection
 
-PROVIDERS = ["google"]
+PROVIDERS = ["google", "microsoft"]
 DAY = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 WINDOW = Window(DAY + dt.timedelta(hours=7), DAY + dt.timedelta(hours=19))
 
@@ -87,6 +88,52 @@ def google_harness(google_fake) -> Harness:
         free_busy_requests=lambda: sum(1 for r in google_fake.requests() if r["path"] == "/calendar/v3/freeBusy"),
         live_events=live_events,
         revoke=lambda: google_fake.add_fault(kind="revoke", target=organiser))
+
+
+@pytest.fixture
+def microsoft_harness(microsoft_fake) -> Harness:
+    domain, tenant = "contoso.test", "contoso-tenant"
+    organiser = f"interviews@{domain}"
+    people = [f"alice@{domain}", f"bob@{domain}"]
+    room = f"room-oslo@{domain}"
+    microsoft_fake.seed({
+        "tenant": tenant,
+        "users": [{"email": organiser, "name": "Interviews"}] + [{"email": p} for p in people],
+        "rooms": [{"email": room, "name": "Oslo"}],
+        "apps": [{"client_id": "loopwise-test", "client_secret": "s3cret", "app_only": True}],
+    })
+    connection = CalendarConnection(
+        name="Contoso Microsoft", provider="microsoft", auth_mode="application", base_url=microsoft_fake.url,
+        token_url=microsoft_fake.login_url, organiser_calendar=organiser, account_email=organiser,
+        credentials={"tenant": tenant, "client_id": "loopwise-test", "client_secret": "s3cret",
+                     "ca_bundle": microsoft_fake.ca_pem_path})
+    counter = iter(range(10_000))
+
+    def add_people(n: int) -> list[str]:
+        emails = [f"person{next(counter):04d}@{domain}" for _ in range(n)]
+        microsoft_fake.seed({"users": [{"email": e} for e in emails]})
+        return emails
+
+    def seed_busy(calendar_id, blocks):
+        microsoft_fake.seed({"busy": {calendar_id: [[a.isoformat(), b.isoformat()] for a, b in blocks]}})
+
+    def live_events(calendar_id):
+        # the adapter asks for immutable ids (Prefer: IdType="ImmutableId"); the state keeps both
+        return [{"id": e["_immutable_id"], "title": e.get("subject", "")}
+                for e in ms_events(microsoft_fake, calendar_id) if not e.get("isCancelled")]
+
+    return Harness(
+        provider=MicrosoftCalendar, fake=microsoft_fake, connection=connection, organiser=organiser, people=people,
+        room=room, missing_calendar=f"nobody@{domain}", revoked_words="invalid_grant", add_people=add_people,
+        seed_busy=seed_busy,
+        free_busy_requests=lambda: sum(1 for r in microsoft_fake.requests() if r["path"].endswith("/getSchedule")),
+        live_events=live_events,
+        revoke=lambda: microsoft_fake.add_fault(kind="revoke"))
+
+
+def ms_events(fake, calendar_id: str) -> list[dict]:
+    """Events in one mailbox of the microsoft fake's state."""
+    return fake.state()["mailboxes"][calendar_id]["events"]
 
 
 @pytest.fixture(params=PROVIDERS)
