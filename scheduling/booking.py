@@ -11,7 +11,9 @@ Booking cannot double-book. `interview_book` works in three steps:
 3. Still in that transaction: the ScheduledInterview, an InterviewSession per session that is not a break, a
    SessionParticipant per person (busy until the session's end plus their buffer), the request's move to
    `booked`, and the outbox items: the calendar events, ICS invitations for outside interviewers, and the
-   candidate's confirmation (held back up to VIDEO_WAIT for the video link).
+   candidate's confirmation (held back up to VIDEO_WAIT for the video link). After commit, the open requests
+   that can draw the option's people and rooms (and those a reschedule or cancel frees) are re-solved
+   (`scheduling.recompute`).
 The database has the last word: exclusion constraints (migration 0003, PostgreSQL) refuse overlapping live
 rows of one person or room; an IntegrityError there is a lost race and ends like a failed check. On SQLite
 every transaction starts with BEGIN IMMEDIATE, so step 2 runs one booking at a time.
@@ -88,6 +90,7 @@ from scheduling.models import (
 )
 from scheduling.notifications import coordinator_emails, notify
 from scheduling.problem_builder import BuiltProblem, problem_build
+from scheduling.recompute import recompute_enqueue
 from scheduling.services import request_move
 
 __all__ = ["BookingResult", "MAX_OPTIONS", "REFRESH_BUDGET", "request_solve", "request_start", "request_approve",
@@ -506,6 +509,11 @@ def _book_locked(*, request: SchedulingRequest, option: dict, actor_label: str, 
     SchedulingLink.objects.filter(request=request, revoked_at__isnull=True, expires_at__lt=interview.start).update(
         expires_at=interview.start, extended=True)
     _enqueue_booking(interview=interview, previous=live)
+    people, rooms = _resource_pks(option)
+    if live is not None:  # a reschedule frees the old loop's people and rooms
+        old_people, old_rooms = _resource_pks(live.option or {})
+        people, rooms = people | old_people, rooms | old_rooms
+    recompute_enqueue(interviewer_ids=people, room_ids=rooms, reason=f"request #{request.pk} {verb}")
     audit_log(action=f"interview.{verb}", obj=interview, actor=actor, actor_label=actor_label,
               summary=f"revision {interview.revision}, {interview.start:%Y-%m-%d %H:%M} UTC"
                       + (f", replacing interview #{live.pk}" if live is not None else ""))
@@ -608,6 +616,8 @@ def interview_cancel(*, request: SchedulingRequest, by: str, actor=None, reason:
             invites_enqueue(interview=live, cancelled=True)
             candidate_mail_enqueue(interview=live, what="cancellation")
             ats_writeback_enqueue(interview=live, what="cancelled")
+            people, rooms = _resource_pks(live.option or {})
+            recompute_enqueue(interviewer_ids=people, room_ids=rooms, reason=f"request #{request.pk} cancelled")
         request_move(request=request, to=S.CANCELLED, cause=f"cancelled by {by}"[:200], actor=actor)
         SchedulingLink.objects.filter(request=request, revoked_at__isnull=True).update(revoked_at=now)
         summary = f"cancelled by {by}" + (f", interview #{live.pk}" if live is not None else "")

@@ -23,6 +23,9 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
     ("freebusy-refresh", "integrations.tasks.refresh_free_busy", "*/5 * * * *",
      "Read every stale calendar's free/busy into the cache; calendars that fail turn amber, then red, and the "
      "coordinators hear of it."),
+    ("options-catch-all", "scheduling.tasks.recompute_stale_options", "3-59/5 * * * *",
+     "Re-solve the option sets of open requests computed before the latest busy-time change or booking of their "
+     "people and rooms (the safety net under the recompute queued by each change)."),
     ("ats-poll", "integrations.tasks.poll_ats", "*/5 * * * *",
      "Find ATS stage changes since the last poll (the safety net under webhooks) and flag quiet webhooks."),
     ("health-checks", "integrations.tasks.check_connections", "23 * * * *",

@@ -6,12 +6,14 @@ from __future__ import annotations
 from scheduling.escalation import links_escalate, requests_expire
 from scheduling.notifications import notice_send_digests
 from scheduling.privacy import retention_sweep
+from scheduling.recompute import options_recompute, options_recompute_for, options_recompute_stale
 from scheduling.reminders import reminders_run
 from scheduling.training import training_record
 from scheduling.work import inbound_process, outbox_deliver, work_sweep
 
 __all__ = ["deliver_outbox_item", "process_inbound_event", "sweep_work", "send_notice_digests", "run_retention",
-           "send_reminders", "escalate_expiring_links", "expire_requests", "record_training"]
+           "send_reminders", "escalate_expiring_links", "expire_requests", "record_training", "recompute_options",
+           "recompute_request_options", "recompute_stale_options"]
 
 # Periodic tasks of issue #7 stop after this many seconds of work and go on at their next run: well below
 # Q_CLUSTER["timeout"] (120 s), after which django-q2 would kill them.
@@ -52,3 +54,17 @@ def expire_requests() -> str:
 
 def record_training() -> str:
     return training_record(budget_seconds=PERIODIC_BUDGET)
+
+
+def recompute_options(interviewer_ids: list[int], room_ids: list[int], reason: str = "") -> str:
+    done = options_recompute_for(interviewer_ids=interviewer_ids, room_ids=room_ids, reason=reason or "a change")
+    return f"{done} option set(s) re-solved"
+
+
+def recompute_request_options(request_ids: list[int], reason: str = "") -> str:
+    done = options_recompute(request_ids=request_ids, reason=reason or "a change")
+    return f"{done} of {len(request_ids)} option set(s) re-solved"
+
+
+def recompute_stale_options() -> str:
+    return options_recompute_stale()

@@ -25,7 +25,8 @@ from integrations.calendars.base import BusyBlock, Window, provider_for
 from integrations.errors import ProviderError
 from integrations.models import Calendar, CalendarConnection, Health
 from scheduling import clock
-from scheduling.models import FreeBusyBlock, InterviewPlan
+from scheduling.models import FreeBusyBlock, Interviewer, InterviewPlan, Room
+from scheduling.recompute import recompute_enqueue
 
 log = logging.getLogger(__name__)
 
@@ -139,18 +140,58 @@ def merge(blocks: list[BusyBlock], window: Window) -> list[tuple[dt.datetime, dt
     return [(a, b) for a, b in merged]
 
 
+def _clip(blocks: list[tuple[dt.datetime, dt.datetime]], start: dt.datetime, end: dt.datetime
+          ) -> list[tuple[dt.datetime, dt.datetime]]:
+    return [(max(a, start), min(b, end)) for a, b in blocks if a < end and b > start]
+
+
 def store_busy(calendars: list[Calendar], busy: dict[str, list[BusyBlock]], *, window: Window,
-               fetched_at: dt.datetime) -> None:
+               fetched_at: dt.datetime) -> list[Calendar]:
     """Replace the cached blocks of `calendars` inside `window` by the provider's answer, in one transaction,
-    with one delete, one insert and one update for the whole batch."""
+    with one delete, one insert and one update for the whole batch.
+
+    A calendar whose blocks are the same as before keeps its rows, so a block's `fetched_at` is when that busy
+    time was first seen (the options catch-all reads it); every calendar's `busy_fetched_at` moves on. Returns
+    the calendars whose busy times changed where they had been read before (or that are read for the first
+    time); after commit, the open requests that can draw their people and rooms are re-solved
+    (`scheduling.recompute`). Time that only enters the horizon as it slides is not a change."""
     if not calendars:
-        return
+        return []
     ids = [c.pk for c in calendars]
+    old: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    for cal_id, a, b in (FreeBusyBlock.objects.filter(calendar_id__in=ids, start__lt=window.end, end__gt=window.start)
+                         .order_by("calendar_id", "start").values_list("calendar_id", "start", "end")):
+        old[cal_id].append((a, b))
+    rewrite: list[Calendar] = []
+    changed: list[Calendar] = []
+    for c in calendars:
+        new = merge(busy[c.external_id], window)
+        before = _clip(old[c.pk], window.start, window.end)
+        if before != new:
+            rewrite.append(c)
+        known_end = min(window.end, c.busy_window_end) if c.busy_window_end else None
+        if c.busy_fetched_at is None or known_end is None \
+                or _clip(before, window.start, known_end) != _clip(new, window.start, known_end):
+            changed.append(c)
     rows = [FreeBusyBlock(calendar_id=c.pk, start=a, end=b, fetched_at=fetched_at)
-            for c in calendars for a, b in merge(busy[c.external_id], window)]
+            for c in rewrite for a, b in merge(busy[c.external_id], window)]
     with transaction.atomic():
-        FreeBusyBlock.objects.filter(calendar_id__in=ids, start__lt=window.end, end__gt=window.start).delete()
-        FreeBusyBlock.objects.bulk_create(rows, batch_size=2000)
+        if rewrite:
+            FreeBusyBlock.objects.filter(calendar_id__in=[c.pk for c in rewrite], start__lt=window.end,
+                                         end__gt=window.start).delete()
+            FreeBusyBlock.objects.bulk_create(rows, batch_size=2000)
         Calendar.objects.filter(pk__in=ids).update(busy_fetched_at=fetched_at, busy_window_end=window.end)
+        if changed:
+            _recompute_for(changed)
     for c in calendars:
         c.busy_fetched_at, c.busy_window_end = fetched_at, window.end
+    return changed
+
+
+def _recompute_for(calendars: list[Calendar]) -> None:
+    """Queue (after commit) a re-solve of the open requests of these calendars' people and rooms."""
+    cal_ids = [c.pk for c in calendars]
+    people = Interviewer.objects.filter(calendar_id__in=cal_ids).values_list("pk", flat=True)
+    rooms = Room.objects.filter(calendar_id__in=cal_ids).values_list("pk", flat=True)
+    recompute_enqueue(interviewer_ids=list(people), room_ids=list(rooms),
+                      reason=f"busy times changed on {len(cal_ids)} calendar(s)")
