@@ -51,6 +51,8 @@ Choices made where the contract is silent
   may not list an id twice; an unknown id in a pool is an input error. Working hours are "HH:MM" (two
   digits), "24:00" only as an end; a range must end after it starts.
 - The time zone name "localtime" is refused: it would mean whatever machine runs the engine.
+- Instants must fall in the years 1 to 9999 in UTC, and the window between the years 1900 and 2999,
+  so that every local-time conversion stays inside what `datetime` can represent.
 - Diagnostics come in the contract's code order, then by session (null first), then by resources.
   `calendar_unknown` (one entry per resource) and `pool_too_small` (optional roles too) are always
   given; the others explain an empty result, see diagnose.py.

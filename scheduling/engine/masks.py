@@ -106,7 +106,8 @@ def build_tables(p: Problem) -> Tables:
     cols = np.flatnonzero(notice & cand).astype(np.int64)
     first_day, last_day = p.window_start // DAY - 9, p.window_end // DAY + 9
     zones = sorted({r.timezone for r in res})
-    clocks = {z: zone_clock(z, first_day, last_day) for z in zones}
+    # Spans rounded out to 64-day blocks, so that problems with nearby windows share cached clocks.
+    clocks = {z: zone_clock(z, first_day // 64 * 64, (last_day // 64 + 1) * 64) for z in zones}
     w0 = p.window_start
     busy = [r.busy for r in res]
     ptr = np.zeros(len(res) + 1, dtype=np.int64)

@@ -92,7 +92,8 @@ def test_its_options_keep_every_rule_and_are_balanced_and_filled(problem):
     assert_options_sound(problem)
 
 
-@SETTINGS
+@settings(max_examples=100, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(open_problems())
 def test_it_matches_the_oracle_when_the_choice_of_people_decides(problem):
     assert_matches_oracle(problem)
