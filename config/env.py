@@ -76,8 +76,17 @@ ATS_QUIET_WEBHOOK_MINUTES = env.int("ATS_QUIET_WEBHOOK_MINUTES", default=10)
 LINK_EXPIRY_WARNING_HOURS = env.int("LINK_EXPIRY_WARNING_HOURS", default=24)
 LINK_AUTO_EXTEND_HOURS = env.int("LINK_AUTO_EXTEND_HOURS", default=0)
 AWAITING_TOO_LONG_HOURS = env.int("AWAITING_TOO_LONG_HOURS", default=72)
+# Outbound webhooks go to public https targets only; these open loopback/private and plain http (tests only).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=False)
 # Reverse proxies in front of the web servers (their X-Forwarded-For hops are trusted for rate limits).
 PORTAL_TRUSTED_PROXIES = env.int("PORTAL_TRUSTED_PROXIES", default=0)
+# Integrator API: requests per key (or staff user) per minute, the largest `POST /api/v1/solve` body in bytes
+# (the solver's large benchmark problem is about 3.2 MB), and how old a request's stored options may be before
+# `GET .../availability` recomputes them (minutes).
+API_RATE_PER_MINUTE = env.int("API_RATE_PER_MINUTE", default=600)
+API_SOLVE_MAX_BYTES = env.int("API_SOLVE_MAX_BYTES", default=5 * 1024 * 1024)
+API_OPTIONS_MAX_AGE_MINUTES = env.int("API_OPTIONS_MAX_AGE_MINUTES", default=15)
 GOOGLE_CLIENT_ID = env.str("GOOGLE_SSO_CLIENT_ID", default="")
 GOOGLE_CLIENT_SECRET = env.str("GOOGLE_SSO_CLIENT_SECRET", default="")
 MICROSOFT_CLIENT_ID = env.str("MICROSOFT_SSO_CLIENT_ID", default="")

@@ -19,6 +19,8 @@ LOOPWISE_CLOCK_FILE = E.CLOCK_FILE
 LOOPWISE_MAX_SLEEP_SECONDS = E.MAX_SLEEP_SECONDS
 FREEBUSY_MAX_AGE_MINUTES = E.FREEBUSY_MAX_AGE_MINUTES
 PORTAL_TRUSTED_PROXIES = E.PORTAL_TRUSTED_PROXIES
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = E.WEBHOOKS_ALLOW_PRIVATE_TARGETS
+WEBHOOKS_ALLOW_HTTP = E.WEBHOOKS_ALLOW_HTTP
 LINK_EXPIRY_WARNING_HOURS = E.LINK_EXPIRY_WARNING_HOURS
 LINK_AUTO_EXTEND_HOURS = E.LINK_AUTO_EXTEND_HOURS
 AWAITING_TOO_LONG_HOURS = E.AWAITING_TOO_LONG_HOURS
@@ -68,6 +70,8 @@ INSTALLED_APPS = [
     "django_q",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_filters",
     "scheduling",
     "integrations",
     "candidates_portal",
@@ -201,12 +205,42 @@ if E.REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# The integrator API (/api/v1/, scheduling/api/): API keys (Authorization: Bearer <key>) or a staff session;
+# scopes read/write; one rate limit per key on the shared cache; one error shape {"errors": [{field, message}]}.
+API_RATE_PER_MINUTE = E.API_RATE_PER_MINUTE
+API_SOLVE_MAX_BYTES = E.API_SOLVE_MAX_BYTES
+API_OPTIONS_MAX_AGE_MINUTES = E.API_OPTIONS_MAX_AGE_MINUTES
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["scheduling.api.auth.ApiKeyAuthentication",
+                                       "scheduling.api.auth.StaffSessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["scheduling.api.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["scheduling.api.throttling.PerKeyThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "scheduling.api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "scheduling.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Loopwise API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Loopwise API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": ("The integrator API of Loopwise. Authenticate with `Authorization: Bearer <key>` (keys are "
+                    "created in the admin or with `manage.py create_api_key`); `read` keys read, `write` keys also "
+                    "change. Times are ISO 8601 with an offset. Errors are `{\"errors\": [{\"field\", \"message\"}]}`; "
+                    "too many requests answer 429 with `Retry-After`."),
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {},
+}
 
 # Production hardening (check --deploy is clean with LOOPWISE_ENV=production).
 SESSION_COOKIE_HTTPONLY = True

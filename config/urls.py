@@ -9,6 +9,7 @@ urlpatterns = [
     path("", scheduling_views.home, name="home"),
     path("healthz", scheduling_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("scheduling.api.urls")),
     path("dashboard/", include("scheduling.dashboard.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("integrations.urls")),

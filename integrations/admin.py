@@ -326,3 +326,7 @@ class CalendarAdmin(HealthFieldsMixin, admin.ModelAdmin):
     @admin.display(description="Used by", ordering="kind")
     def used_by(self, obj) -> str:
         return format_html('{}<br><span class="lw-muted">{}</span>', self.owner(obj), obj.get_kind_display())
+
+
+# Outbound webhooks (issue #10): registered from their own package.
+from integrations.webhooks import admin as _webhooks_admin  # noqa: E402, F401

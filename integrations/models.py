@@ -9,13 +9,16 @@ a room's).
 from __future__ import annotations
 
 import secrets
+import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from scheduling.fields import EncryptedJSONField
+from scheduling.fields import EncryptedJSONField, EncryptedTextField
 
-__all__ = ["Health", "HealthFields", "AtsConnection", "AtsComponentHealth", "CalendarConnection", "Calendar"]
+__all__ = ["Health", "HealthFields", "AtsConnection", "AtsComponentHealth", "CalendarConnection", "Calendar",
+           "WebhookEvent", "WebhookSubscription", "WebhookDelivery"]
 
 
 class Health(models.TextChoices):
@@ -141,3 +144,102 @@ class Calendar(HealthFields):
 
     def __str__(self) -> str:
         return self.external_id
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Outbound webhooks (issue #10): integrators subscribe to events; each delivery is signed and sent through the
+# outbox (integrations/webhooks/).
+
+
+class WebhookEvent(models.TextChoices):
+    REQUEST_CREATED = "scheduling_request.created", "A scheduling request was created"
+    INTERVIEW_BOOKED = "interview.booked", "An interview was booked"
+    INTERVIEW_RESCHEDULED = "interview.rescheduled", "An interview was rescheduled"
+    INTERVIEW_CANCELLED = "interview.cancelled", "An interview was cancelled"
+    LINK_EXPIRING = "link.expiring", "A candidate's link expires soon without a booking"
+    CONNECTION_UNHEALTHY = "connection.unhealthy", "A calendar or ATS connection turned red"
+
+
+def webhook_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+class WebhookSubscription(models.Model):
+    """An integrator's endpoint and the events it wants. The URL is vetted (https, public addresses only) when
+    the subscription is saved through a form or the API (`clean`) and again at every delivery."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(max_length=500, verbose_name="URL",
+                          help_text="https only, on a public address. Deliveries are POSTed here.")
+    events = models.JSONField(default=list, help_text="Event names, e.g. [\"interview.booked\"].")
+    secret = EncryptedTextField(default=webhook_secret, editable=False,
+                                help_text="Signs every delivery (HMAC-SHA256). Encrypted; shown once.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "webhook subscription"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from integrations.webhooks.security import UnsafeTarget, target_resolve
+
+        errors = {}
+        if self.url:
+            try:
+                target_resolve(self.url)
+            except UnsafeTarget as e:
+                errors["url"] = f"Refused: {e}."
+        if not isinstance(self.events, list) or not self.events:
+            errors["events"] = "Choose at least one event."
+        else:
+            unknown = sorted(str(e) for e in self.events if e not in WebhookEvent.values)
+            if unknown:
+                errors["events"] = f"Unknown event(s): {', '.join(unknown)}."
+        if errors:
+            raise ValidationError(errors)
+
+    def wants(self, event: str) -> bool:
+        return self.active and event in (self.events or [])
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or to be sent) to one subscription; retried by the outbox under the same delivery id.
+    `payload` holds ids and non-personal fields only: it outlives a candidate's erasure."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (will retry)"
+        DEAD = "dead", "Dead (gave up)"
+
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=64, choices=WebhookEvent.choices, db_index=True)
+    delivery_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False,
+                                   help_text="Sent as Loopwise-Delivery-Id; the same on every retry.")
+    dedupe_key = models.CharField(max_length=200, blank=True,
+                                  help_text="One delivery per subscription and key (e.g. 'interview.booked:12').")
+    payload = models.JSONField(default=dict, help_text="Ids and non-personal fields only.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        constraints = [models.UniqueConstraint(fields=["subscription", "dedupe_key"], condition=~Q(dedupe_key=""),
+                                               name="integrations_webhookdelivery_unique_dedupe_key")]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.delivery_id}"
+
+    @property
+    def outbox_key(self) -> str:
+        return f"webhook:{self.delivery_id}"

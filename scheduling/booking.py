@@ -57,6 +57,7 @@ from integrations.calendars.writer import (
     organiser_connection,
 )
 from integrations.models import Calendar, Health
+from integrations.webhooks import events as webhooks
 from scheduling import clock
 from scheduling.audit import audit_log
 from scheduling.candidate_mail import candidate_mail_enqueue, interview_schedule
@@ -254,6 +255,7 @@ def request_start(*, request: SchedulingRequest, actor=None) -> SchedulingReques
     if request.state not in (S.NEW, S.NEEDS_ATTENTION):
         raise NotBookable(f"request #{request.pk} is {request.state}: it has been started already",
                           {"request_id": request.pk, "state": request.state})
+    webhooks.emit_request_created(request=request)  # issue #10: once per request (keyed), whichever door made it
     now = clock.now()
     stale = [c for c in _plan_calendars(request, now) if not is_fresh(c, now=now)]
     if stale:
@@ -574,6 +576,7 @@ def _enqueue_booking(*, interview: ScheduledInterview, previous: ScheduledInterv
     # The ATS hears of it too (a note, and the plan's next stage on a first booking): issue #6.
     ats_writeback_enqueue(interview=interview, what="rescheduled" if previous is not None else "booked",
                           not_before=hold)
+    webhooks.emit_interview(interview=interview, previous=previous)  # issue #10: outbound webhooks
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -616,6 +619,7 @@ def interview_cancel(*, request: SchedulingRequest, by: str, actor=None, reason:
             invites_enqueue(interview=live, cancelled=True)
             candidate_mail_enqueue(interview=live, what="cancellation")
             ats_writeback_enqueue(interview=live, what="cancelled")
+            webhooks.emit_interview_cancelled(interview=live, by=by)  # issue #10: outbound webhooks
             people, rooms = _resource_pks(live.option or {})
             recompute_enqueue(interviewer_ids=people, room_ids=rooms, reason=f"request #{request.pk} cancelled")
         request_move(request=request, to=S.CANCELLED, cause=f"cancelled by {by}"[:200], actor=actor)

@@ -34,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
+from integrations.webhooks import events as webhooks
 from scheduling import clock
 from scheduling.audit import audit_log
 from scheduling.errors import ConcurrentChange, InvalidTransition, NotBookable
@@ -201,6 +202,7 @@ def _tell_expiring(request: SchedulingRequest, link: SchedulingLink, now: dt.dat
            url=dashboard_url("links"))
     audit_log(action="link.expiring", obj=request, actor_label="worker",
               summary=f"link #{link.pk} expires {link.expires_at:%Y-%m-%d %H:%M} UTC; the coordinator was told")
+    webhooks.emit_link_expiring(link=link)  # issue #10: outbound webhooks
 
 
 def _tell_extended(request: SchedulingRequest, link: SchedulingLink, hours: int) -> None:

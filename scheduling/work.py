@@ -54,6 +54,7 @@ OUTBOX_HANDLERS: dict[str, str] = {
     "mail.reminder": "scheduling.reminders.reminder_deliver",
     "ats.add_note": "integrations.ats.writeback.add_note",
     "ats.move_stage": "integrations.ats.writeback.move_stage",
+    "webhook.deliver": "integrations.webhooks.delivery.webhook_deliver",  # issue #10: outbound webhooks
 }
 # AtsConnection.provider -> dotted path of `handler(event: InboundEvent) -> str`.
 INBOUND_HANDLERS: dict[str, str] = {

@@ -370,3 +370,33 @@ class TrainingSessionFactory(factory.django.DjangoModelFactory):
     kind = m.TrainingSession.Kind.SHADOW
     completed_at = factory.LazyAttribute(lambda o: o.session.end)
     recorded_at = factory.LazyFunction(clock.now)
+
+
+# --- Outbound webhooks (issue #10) -----------------------------------------------------------------------------
+
+from integrations.models import WebhookDelivery, WebhookSubscription  # noqa: E402
+
+
+class WebhookSubscriptionFactory(factory.django.DjangoModelFactory):
+    """Saved without `clean()`: the URL is a public literal address, so it would pass anyway."""
+
+    class Meta:
+        model = WebhookSubscription
+
+    name = factory.Sequence(lambda n: f"HR platform {n}")
+    url = "https://93.184.215.14/hooks/loopwise"
+    events = factory.LazyFunction(lambda: ["interview.booked", "interview.cancelled"])
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookDelivery
+
+    subscription = factory.SubFactory(WebhookSubscriptionFactory)
+    event = "interview.booked"
+    payload = factory.LazyFunction(lambda: {"interview": {"id": 1}, "scheduling_request": {"id": 1}})
+    status = WebhookDelivery.Status.FAILED
+    attempts = 1
+    last_status_code = 500
+    last_error = "HTTP 500"
+    created_at = factory.LazyFunction(clock.now)

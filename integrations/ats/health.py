@@ -28,6 +28,7 @@ from django.urls import NoReverseMatch, reverse
 from integrations.ats.base import ComponentHealth
 from integrations.errors import ProviderError
 from integrations.models import AtsComponentHealth, AtsConnection, Health
+from integrations.webhooks import events as webhooks
 from scheduling import clock
 from scheduling.audit import audit_log
 from scheduling.models import InterviewPlan
@@ -179,3 +180,4 @@ def _tell_red(connection: AtsConnection, row: AtsComponentHealth, *, error: str)
                  "which part fails and why."),
            url=_admin_url(connection))
     audit_log(action="ats_component.red", obj=row, actor_label="worker", summary=error[:200])
+    webhooks.emit_connection_unhealthy(obj=row)  # issue #10: outbound webhooks

@@ -41,6 +41,7 @@ from integrations.ats import health
 from integrations.ats.base import PING, STAGE_CHANGE, AtsApplication, AtsCandidate, AtsJob, AtsProvider, provider_for
 from integrations.errors import ProviderError
 from integrations.models import AtsConnection
+from integrations.webhooks import events as webhooks
 from scheduling import clock
 from scheduling.audit import audit_log
 from scheduling.booking import request_start
@@ -262,6 +263,7 @@ def _request_create(application: Application, plan: InterviewPlan, candidate: Ca
     audit_log(action="request.created", obj=request, actor_label=source,
               summary=f"application #{application.pk} entered stage {plan.stage.external_id if plan.stage else ''} "
                       f"mapped to plan #{plan.pk}")
+    webhooks.emit_request_created(request=request)  # issue #10: outbound webhooks
     logger.info("ATS stage change: request #%s created for application #%s (plan #%s, from %s)", request.pk,
                 application.pk, plan.pk, source)
     return request, True

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 
 from integrations.models import Calendar, CalendarConnection, Health
+from integrations.webhooks import events as webhooks
 from scheduling import clock
 from scheduling.audit import audit_log
 from scheduling.models import Interviewer, Requisition, Room
@@ -105,3 +106,4 @@ def _tell(obj: Calendar | CalendarConnection, *, error: str) -> None:
            url=_admin_url(obj))
     audit_log(action="calendar.red" if isinstance(obj, Calendar) else "calendar_connection.red", obj=obj,
               actor_label="worker", summary=error[:200])
+    webhooks.emit_connection_unhealthy(obj=obj)  # issue #10: outbound webhooks

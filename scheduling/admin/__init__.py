@@ -6,7 +6,7 @@ Shared pieces (local times with their zone, health badges, read-only bases) are 
 
 from django.contrib import admin
 
-from . import candidates, ops, org, people, plans, requests  # noqa: F401 - registers the admins
+from . import api, candidates, ops, org, people, plans, requests  # noqa: F401 - registers the admins
 
 admin.site.site_header = "Loopwise"
 admin.site.site_title = "Loopwise admin"

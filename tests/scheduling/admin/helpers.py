@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.db import models
 
 from integrations.models import Health
-from scheduling.models import OrganisationSettings, Role
+from scheduling.models import ApiKey, OrganisationSettings, Role
 from tests import factories as f
 
 
@@ -52,6 +52,12 @@ def _plan_with_sessions():
 
 # One maker per registered model of our apps: each call makes one more row, with the related rows
 # its changelist shows, so that a query per row would show up in the query budget.
+def _api_key() -> models.Model:
+    from scheduling.api.auth import api_key_create
+
+    return api_key_create(name=f"key-{ApiKey.objects.count() + 1}", scopes=["read"])[0]
+
+
 MAKERS: dict[str, Callable[[], models.Model]] = {
     "scheduling.user": f.UserFactory,
     "scheduling.organisationsettings": OrganisationSettings.load,
@@ -90,6 +96,9 @@ MAKERS: dict[str, Callable[[], models.Model]] = {
     "integrations.atscomponenthealth": f.AtsComponentHealthFactory,
     "integrations.calendarconnection": lambda: f.CalendarFactory(health=Health.DEGRADED).connection,
     "integrations.calendar": _calendar_with_owner,
+    "integrations.webhooksubscription": lambda: f.WebhookDeliveryFactory().subscription,  # issue #10
+    "integrations.webhookdelivery": f.WebhookDeliveryFactory,  # issue #10
+    "scheduling.apikey": _api_key,  # issue #10
 }
 
 
