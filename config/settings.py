@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import environ
 
 from config import env as E
@@ -159,6 +161,8 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Development and tests serve static files from the apps (no collectstatic); WhiteNoise would warn each start.
+warnings.filterwarnings("ignore", message=r"No directory at: .*staticfiles", category=UserWarning)
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]

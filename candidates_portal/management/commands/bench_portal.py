@@ -40,6 +40,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from psycopg.conninfo import make_conninfo
 
+from scheduling.benchtools import free_port, percentile, wait_for_port
+
 ROOT = Path(settings.BASE_DIR)
 DB_NAME = "loopwise_bench_portal"
 DOMAIN = "bench.test"
@@ -49,32 +51,6 @@ ZONES = ["Europe/London", "America/New_York"]
 PEOPLE = [(f"person{n}@{DOMAIN}", ZONES[n % 2]) for n in range(16)]
 _START = re.compile(r'name="start"[^>]*value="([^"]+)"')
 _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, *, seconds: float, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise CommandError(f"gunicorn exited early (code {proc.returncode})")
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise CommandError(f"gunicorn does not answer at {url} after {seconds} s")
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
 
 
 class Command(BaseCommand):
@@ -207,7 +183,7 @@ class Command(BaseCommand):
                    "service_accounts": [{"client_email": SERVICE_ACCOUNT}]})
         fake.seed({"busy": GoogleFake.demo_busy(emails, today, today + dt.timedelta(days=17), seed=5, fraction=0.2,
                                                 timezone_by_email=dict(PEOPLE))})
-        web_port = _free_port()
+        web_port = free_port()
         base = f"http://127.0.0.1:{web_port}"
         env = {**os.environ, "DATABASE_URL": bench_url, "DEBUG": "false", "LOOPWISE_ENV": "development",
                "LOG_LEVEL": "WARNING", "PUBLIC_BASE_URL": base, "PORTAL_TRUSTED_PROXIES": "1",
@@ -238,7 +214,7 @@ class Command(BaseCommand):
         procs.append(subprocess.Popen(
             [str(gunicorn), "config.wsgi", "--bind", f"127.0.0.1:{web_port}", "--workers", str(opts["workers"]),
              "--error-logfile", str(logs / "gunicorn.log")], cwd=ROOT, env=env, start_new_session=True))
-        _wait_http(base + "/schedule/", seconds=30, proc=procs[0])
+        wait_for_port(web_port, seconds=30, proc=procs[0])
         logging.getLogger("urllib3").setLevel(logging.WARNING)
 
         page = self._pages(base, tokens[:opts["pages"]], opts["loads"])
@@ -249,11 +225,12 @@ class Command(BaseCommand):
                                       ).fetchone()[0]
 
         self.stdout.write("")
-        self.stdout.write(f"portal page (/schedule/, {counts[0]} options stored): p50 {_pct(page, 50) * 1000:.0f} ms, "
-                          f"p95 {_pct(page, 95) * 1000:.0f} ms ({len(page)} loads, one at a time)")
+        p50 = percentile(page, 50) * 1000
+        self.stdout.write(f"portal page (/schedule/, {counts[0]} options stored): p50 {p50:.0f} ms, "
+                          f"p95 {percentile(page, 95) * 1000:.0f} ms ({len(page)} loads, one at a time)")
         took = outcome["times"]
         self.stdout.write(f"booking under {len(took)} concurrent candidates (POST confirm): p50 "
-                          f"{_pct(took, 50) * 1000:.0f} ms, p95 {_pct(took, 95) * 1000:.0f} ms, max "
+                          f"{percentile(took, 50) * 1000:.0f} ms, p95 {percentile(took, 95) * 1000:.0f} ms, max "
                           f"{max(took) * 1000:.0f} ms")
         self.stdout.write(f"outcomes: {outcome['booked']} booked, {outcome['fresh']} shown fresh times, "
                           f"{outcome['other']} other ({outcome['statuses']}); live interviews in the database: "

@@ -27,7 +27,6 @@ import logging
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,36 +38,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from psycopg.conninfo import make_conninfo
 
+from scheduling.benchtools import free_port, percentile, wait_for_port
+
 ROOT = Path(settings.BASE_DIR)
 DB_NAME = "loopwise_bench"
 JOB, STAGES = 77, {"Application Review": 9901, "Phone Screen": 9902, "Onsite": 9903, "Offer": 9904}
 CLIENT = {"client_id": "bench-client", "client_secret": "bench-client-secret"}
 USER, SECRET = 4080001, "bench-webhook-secret"
 FIRST_CANDIDATE, FIRST_APPLICATION = 6_000_001, 5_000_001
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, *, seconds: float, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise CommandError(f"a subprocess exited early ({proc.args!r})")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise CommandError(f"nothing listens on port {port} after {seconds} s")
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
 
 
 class Command(BaseCommand):
@@ -178,7 +155,7 @@ class Command(BaseCommand):
         fakes.append(mail)
         fake = GreenhouseFake.start()
         fakes.append(fake)
-        web_port = _free_port()
+        web_port = free_port()
         logs = Path(f"/tmp/loopwise-bench-{os.getpid()}")
         logs.mkdir(exist_ok=True)
         env = {**os.environ, "DATABASE_URL": bench_url, "REDIS_URL": opts["redis_url"], "DEBUG": "false",
@@ -214,7 +191,7 @@ class Command(BaseCommand):
         with open(logs / "qcluster.log", "w") as out:
             procs.append(subprocess.Popen([py, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=out,
                                           stderr=subprocess.STDOUT, start_new_session=True))
-        _wait_port(web_port, seconds=30, proc=procs[0])
+        wait_for_port(web_port, seconds=30, proc=procs[0])
         time.sleep(3)  # the cluster's workers start
 
         self.stdout.write(f"sending {n} stage-change webhooks from {opts['senders']} threads ...")
@@ -263,10 +240,11 @@ class Command(BaseCommand):
         self.stdout.write(f"requests started:      {counts['started']} (options solved, link emailed) "
                           + (f"all by {started_done:.1f} s" if started_done else f"NOT all within "
                              f"{opts['timeout']:.0f} s") + f"; states {counts['states']}")
-        self.stdout.write(f"webhook response time: gunicorn p50 {_pct(server, 50):.0f} ms, p95 "
-                          f"{_pct(server, 95):.0f} ms, p99 {_pct(server, 99):.0f} ms ({len(server)} answers); "
-                          f"as the fake saw it (backlog included) p50 {_pct(seen, 50) * 1000:.0f} ms, p95 "
-                          f"{_pct(seen, 95) * 1000:.0f} ms")
+        p50, p95, p99 = (percentile(server, p) for p in (50, 95, 99))
+        self.stdout.write(f"webhook response time: gunicorn p50 {p50:.0f} ms, p95 "
+                          f"{p95:.0f} ms, p99 {p99:.0f} ms ({len(server)} answers); "
+                          f"as the fake saw it (backlog included) p50 {percentile(seen, 50) * 1000:.0f} ms, p95 "
+                          f"{percentile(seen, 95) * 1000:.0f} ms")
         self.stdout.write(f"duplicates created:    {counts['duplicates']} (requests beyond one per application "
                           f"and plan: must be 0); {created - n} requests beyond the {n} applications")
         self.stdout.write(f"inbound events:        {counts['events']} stored ({counts['event_states']}); "

@@ -12,7 +12,6 @@ import concurrent.futures
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,19 +23,9 @@ import environ
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from scheduling.benchtools import free_port, percentile, wait_for_port
 from scheduling.engine import solve
 from scheduling.engine.bench import make_problem
-
-
-def _p95(xs: list[float]) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Command(BaseCommand):
@@ -57,12 +46,12 @@ class Command(BaseCommand):
             subprocess.run([*manage, "createcachetable"], env=env, check=True)
             key = subprocess.run([*manage, "create_api_key", f"bench-{os.getpid()}", "--scopes", "read"], env=env,
                                  check=True, capture_output=True, text=True).stdout.strip()
-            port = _free_port()
+            port = free_port()
             server = subprocess.Popen(
                 [str(Path(sys.executable).with_name("gunicorn")), "config.wsgi", "-b", f"127.0.0.1:{port}",
                  "-w", str(workers), "--log-level", "warning"], env=env, cwd=settings.BASE_DIR)
             try:
-                self._wait(port)
+                wait_for_port(port, seconds=30)
                 self._run(bodies, port, key, rounds, workers)
             finally:
                 server.terminate()
@@ -106,7 +95,8 @@ class Command(BaseCommand):
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
             done = sum(pool.map(client, [per_client] * workers))
         rps = done / (time.perf_counter() - t)
-        h50, h95, s50, s95 = (statistics.median(http_t), _p95(http_t), statistics.median(solve_t), _p95(solve_t))
+        h50, h95 = statistics.median(http_t), percentile(http_t, 95)
+        s50, s95 = statistics.median(solve_t), percentile(solve_t, 95)
         size = statistics.median(len(b) for b in bodies) / 1024
         self.stdout.write(f"standard workload: {len(bodies)} problems x {rounds} rounds, body ~{size:.0f} KiB, "
                           f"gunicorn {workers} workers on loopback")
@@ -115,16 +105,6 @@ class Command(BaseCommand):
         self.stdout.write(f"in-process solve()  p50 {s50 * 1e3:8.1f} ms  p95 {s95 * 1e3:8.1f} ms")
         self.stdout.write(f"HTTP door overhead  p50 {(h50 - s50) * 1e3:8.1f} ms  "
                           f"({(h50 - s50) / s50 * 100:5.1f}% of the solve time)")
-
-    def _wait(self, port: int) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start within 30 s")
 
     class _database:
         """A dedicated database for the run: `<name>_bench_api` on the same PostgreSQL server, or a temporary
