@@ -3,8 +3,12 @@ key, `q` for a free-text search, and `<field>_after` / `<field>_before` for time
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters as filters
+from django import forms
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 
 from scheduling.models import (
     Interviewer,
@@ -18,6 +22,24 @@ from scheduling.models import (
 __all__ = ["RequisitionFilterSet", "InterviewPlanFilterSet", "InterviewerFilterSet", "PoolFilterSet",
            "SchedulingRequestFilterSet", "ScheduledInterviewFilterSet"]
 
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 instant turned into UTC before it reaches the database: PostgreSQL refuses offsets past
+    +-15:59 (Python allows up to 23:59), and an instant that has no UTC form is a field error, not a 500."""
+
+    def clean(self, value):
+        instant = super().clean(value)
+        if instant is None:
+            return None
+        try:
+            return instant.astimezone(dt.UTC)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError("this instant is out of range") from None
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 class _Search(filters.FilterSet):
     q = filters.CharFilter(method="search", label="Search")
@@ -76,8 +98,8 @@ class SchedulingRequestFilterSet(_Search):
     plan_id = filters.NumberFilter(field_name="plan_id")
     application_id = filters.NumberFilter(field_name="application_id")
     candidate_id = filters.NumberFilter(field_name="application__candidate_id")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = SchedulingRequest
@@ -95,8 +117,8 @@ class ScheduledInterviewFilterSet(filters.FilterSet):
     state = filters.MultipleChoiceFilter(choices=ScheduledInterview.State.choices)
     request_id = filters.NumberFilter(field_name="request_id")
     requisition_id = filters.NumberFilter(field_name="request__application__requisition_id")
-    start_after = filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte")
-    start_before = filters.IsoDateTimeFilter(field_name="start", lookup_expr="lte")
+    start_after = UtcDateTimeFilter(field_name="start", lookup_expr="gte")
+    start_before = UtcDateTimeFilter(field_name="start", lookup_expr="lte")
 
     class Meta:
         model = ScheduledInterview

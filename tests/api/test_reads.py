@@ -107,3 +107,12 @@ def test_it_paginates(api):
         f.RequisitionFactory(title=f"Role {i}")
     body = api("read").get("/api/v1/requisitions/", {"page_size": 2}).json()
     assert body["count"] == 3 and len(body["results"]) == 2 and body["next"]
+
+
+def test_a_time_filter_with_an_offset_postgresql_refuses_is_turned_into_utc_not_a_server_error(api):
+    # Found by schemathesis: Python accepts offsets up to 23:59, PostgreSQL only to 15:59.
+    read_client = api("read")
+    resp = read_client.get("/api/v1/scheduled-interviews/", {"start_after": "8370-08-22T20:52:00+18:45"})
+    assert resp.status_code == 200
+    resp = read_client.get("/api/v1/scheduled-interviews/", {"start_after": "0001-01-01T00:30:00+18:45"})
+    assert resp.status_code == 400 and "start_after" in resp.content.decode()
