@@ -59,6 +59,7 @@ OUTBOX_HANDLERS: dict[str, str] = {
 # AtsConnection.provider -> dotted path of `handler(event: InboundEvent) -> str`.
 INBOUND_HANDLERS: dict[str, str] = {
     "greenhouse": "integrations.ats.sync.inbound_handle",
+    "lever": "integrations.ats.sync.inbound_handle",
 }
 
 BACKOFF_BASE = dt.timedelta(seconds=30)

@@ -11,6 +11,8 @@ import pytest
 
 from integrations.fakes.google import GoogleFake
 from integrations.fakes.greenhouse import GreenhouseFake
+from integrations.fakes.icims import IcimsFake
+from integrations.fakes.lever import LeverFake
 from integrations.fakes.mail import MailFake
 from integrations.fakes.microsoft import MicrosoftFake
 
@@ -75,3 +77,33 @@ def microsoft_fake(_microsoft_fake_server):
     TLS login host, trusted through `ca_pem_path`), empty: seed a tenant first."""
     yield _microsoft_fake_server
     _microsoft_fake_server.reset()
+
+
+@pytest.fixture(scope="session")
+def _lever_fake_server():
+    fake = LeverFake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def lever_fake(_lever_fake_server):
+    """The running lever fake (Data API v1 under `url + "/v1/"`), empty but for the account's default stages, with
+    no webhook URL: seed `webhook_url` or call `configure_webhooks(url=...)` to receive its webhooks."""
+    yield _lever_fake_server
+    _lever_fake_server.reset()
+
+
+@pytest.fixture(scope="session")
+def _icims_fake_server():
+    fake = IcimsFake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def icims_fake(_icims_fake_server):
+    """The running icims fake (API under `url + "/customers/1234/"`, token at `url + "/oauth/token"`, Data Streaming
+    under `url + "/datastream/"`), empty, with no push URL: seed `webhook_url` to receive its pushes."""
+    yield _icims_fake_server
+    _icims_fake_server.reset()

@@ -268,8 +268,9 @@ class AtsProvider:
 
 PROVIDERS: dict[str, str] = {  # AtsConnection.provider -> adapter class, imported on first use
     "greenhouse": "integrations.ats.greenhouse.GreenhouseAts",
-    # issue 9 adds "lever": "integrations.ats.lever.LeverAts", "icims": "integrations.ats.icims.IcimsAts",
-    # "jobvite": "integrations.ats.jobvite.JobviteAts"
+    "lever": "integrations.ats.lever.LeverAts",
+    "icims": "integrations.ats.icims.IcimsAts",
+    # issue 9 adds "jobvite": "integrations.ats.jobvite.JobviteAts"
 }
 
 

@@ -17,6 +17,8 @@ FAKES = {  # name -> dotted path of the fake's class, imported on first use
     "google": "integrations.fakes.google.GoogleFake",
     "greenhouse": "integrations.fakes.greenhouse.GreenhouseFake",
     "microsoft": "integrations.fakes.microsoft.MicrosoftFake",
+    "icims": "integrations.fakes.icims.IcimsFake",
+    "lever": "integrations.fakes.lever.LeverFake",
 }
 
 
