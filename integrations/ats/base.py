@@ -181,6 +181,7 @@ class AtsProvider:
     kind: ClassVar[str]
     components: ClassVar[tuple[str, ...]]          # health rows, in the order the admin shows them
     webhook_component: ClassVar[str] = "webhooks"  # the component inbound deliveries prove alive (iCIMS: "events")
+    write_component: ClassVar[str] = "writes"      # the component write-back proves alive (iCIMS: "workflow")
     write_back: ClassVar[tuple[str, ...]]          # what Loopwise writes, for the admin's matrix
 
     def __init__(self, connection, *, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,
@@ -272,6 +273,18 @@ PROVIDERS: dict[str, str] = {  # AtsConnection.provider -> adapter class, import
     "icims": "integrations.ats.icims.IcimsAts",
     # issue 9 adds "jobvite": "integrations.ats.jobvite.JobviteAts"
 }
+
+
+def provider_class(kind: str) -> type[AtsProvider] | None:
+    """The adapter class for a provider kind (imported on first use), or None when there is none yet."""
+    path = PROVIDERS.get(kind)
+    return import_string(path) if path else None
+
+
+def component_names(connection) -> tuple[str, str]:
+    """(webhook component, write component) of `connection`'s provider, defaulting to the common names."""
+    cls = provider_class(connection.provider)
+    return (cls.webhook_component, cls.write_component) if cls else ("webhooks", "writes")
 
 
 def provider_for(connection, **kwargs) -> AtsProvider:

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 
-from integrations.ats.base import ComponentHealth
+from integrations.ats.base import ComponentHealth, component_names
 from integrations.errors import ProviderError
 from integrations.models import AtsComponentHealth, AtsConnection, Health
 from integrations.webhooks import events as webhooks
@@ -53,10 +53,11 @@ def mark_success(*, connection: AtsConnection, component: str) -> None:
     """Record that `component` of `connection` just worked: healthy, the run of failures ended, quiet cleared."""
     now = clock.now()
     fields = {"health": Health.OK, "last_success_at": now, "consecutive_failures": 0}
-    if component == WEBHOOKS:
+    inbound = component == component_names(connection)[0]
+    if inbound:
         fields["quiet_since"] = None
     rows = AtsComponentHealth.objects.filter(connection_id=connection.pk, component=component)
-    stale = _stale_success(now) | Q(quiet_since__isnull=False) if component == WEBHOOKS else _stale_success(now)
+    stale = _stale_success(now) | Q(quiet_since__isnull=False) if inbound else _stale_success(now)
     if not rows.filter(stale).update(**fields) and not rows.exists():
         AtsComponentHealth.objects.get_or_create(connection_id=connection.pk, component=component, defaults=fields)
     if component == "auth":
@@ -113,11 +114,12 @@ def mark_error(*, connection: AtsConnection, error: ProviderError) -> bool:
 
 
 def mark_quiet(*, connection: AtsConnection, detail: str) -> bool:
-    """Flag the webhooks of `connection` quiet; True when the flag was raised now (and people were told)."""
+    """Flag the inbound component of `connection` (webhooks; iCIMS: events) quiet; True when the flag was raised
+    now (and people were told)."""
     now = clock.now()
     with transaction.atomic():
-        row, _ = AtsComponentHealth.objects.select_for_update().get_or_create(connection_id=connection.pk,
-                                                                              component=WEBHOOKS)
+        row, _ = AtsComponentHealth.objects.select_for_update().get_or_create(
+            connection_id=connection.pk, component=component_names(connection)[0])
         raised = row.quiet_since is None
         health = Health.DEGRADED if row.health in (Health.OK, Health.UNKNOWN) else row.health
         AtsComponentHealth.objects.filter(pk=row.pk).update(quiet_since=row.quiet_since or now, health=health,
@@ -171,6 +173,8 @@ def _tell_red(connection: AtsConnection, row: AtsComponentHealth, *, error: str)
     what = {"auth": "Loopwise can no longer sign in to it",
             "reads": "Loopwise can no longer read candidates, applications or jobs from it",
             "writes": "Loopwise can no longer write notes or move applications in it",
+            "workflow": "Loopwise can no longer write the schedule or move applications in it",
+            "events": "its pushed status notifications are failing",
             WEBHOOKS: "its webhooks are failing"}.get(row.component, f"its {row.component} part is failing")
     notify(kind="ats.red", obj=row, recipients=people_to_tell(connection),
            subject=f"ATS connection failing: {connection.name} ({row.component})",

@@ -284,6 +284,7 @@ class IcimsAts(AtsProvider):
     kind: ClassVar[str] = "icims"
     components: ClassVar[tuple[str, ...]] = ("auth", "events", "datastream", "search", "profile", "list", "workflow")
     webhook_component: ClassVar[str] = "events"
+    write_component: ClassVar[str] = "workflow"
     write_back: ClassVar[tuple[str, ...]] = ("configured field", "status")
 
     def __init__(self, connection, *, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from integrations.ats import health
-from integrations.ats.base import provider_for
+from integrations.ats.base import component_names, provider_for
 from integrations.ats.sync import STAGE_ENTERED, left_new, stage_change_handle
 from integrations.errors import ProviderError
 from integrations.models import AtsComponentHealth, AtsConnection
@@ -118,7 +118,7 @@ def quiet_check(*, connection: AtsConnection) -> bool:
     ATS_QUIET_WEBHOOK_MINUTES (see the module docstring). True when flagged now."""
     now = clock.now()
     cutoff = now - quiet_after()
-    row = AtsComponentHealth.objects.filter(connection=connection, component=health.WEBHOOKS).first()
+    row = AtsComponentHealth.objects.filter(connection=connection, component=component_names(connection)[0]).first()
     if row is not None and row.quiet_since is not None:
         return False  # flagged already; a delivery clears it
     alive_since = (row.last_success_at - health.SUCCESS_EVERY) if row and row.last_success_at else None

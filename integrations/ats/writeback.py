@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from integrations.ats import health
-from integrations.ats.base import provider_for
+from integrations.ats.base import component_names, provider_for
 from integrations.errors import ProviderError
 from integrations.models import AtsConnection
 from scheduling.candidate_mail import candidate_zone
@@ -169,7 +169,7 @@ def _call(connection: AtsConnection, fn: Callable[[], T], *, what: str) -> T:
                                  {"scope": e.scope, "reason": e.reason, "component": e.component})
         raise
     health.mark_success(connection=connection, component="auth")
-    health.mark_success(connection=connection, component="writes")
+    health.mark_success(connection=connection, component=component_names(connection)[1])
     return result
 
 
