@@ -13,6 +13,8 @@ import random
 from collections.abc import Callable
 from typing import TypeVar
 
+import requests
+
 from integrations.errors import ProviderError
 from scheduling import clock
 
@@ -42,3 +44,17 @@ def call_with_retries(fn: Callable[[], T], *, attempts: int = 4, what: str = "pr
                         attempts - 1, wait)
             clock.sleep(wait)
     raise AssertionError("unreachable")
+
+
+def transport_failure(failure: BaseException, *, provider: str, component: str, what: str) -> ProviderError:
+    """A `requests` exception (not an HTTP answer) as a ProviderError, the same way for every HTTP adapter: a
+    timeout or an unreachable host is transient for this call; an unusable base URL is the connection's."""
+    if isinstance(failure, requests.Timeout):
+        return ProviderError(f"{provider} did not answer {what} in time", permanent=False, scope="request",
+                             reason="timeout", component=component)
+    if isinstance(failure, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema |
+                  requests.exceptions.InvalidSchema):
+        return ProviderError(f"{provider} base URL unusable: {failure}", permanent=True, scope="connection",
+                             reason="bad_url", component=component)
+    return ProviderError(f"{provider} unreachable for {what}: {type(failure).__name__}", permanent=False,
+                         scope="request", reason="connection", component=component)

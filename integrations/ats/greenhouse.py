@@ -99,7 +99,7 @@ from integrations.ats.base import (
     header,
 )
 from integrations.errors import ProviderError
-from integrations.http import DEFAULT_TIMEOUT, call_with_retries
+from integrations.http import DEFAULT_TIMEOUT, call_with_retries, transport_failure
 from scheduling import clock
 
 __all__ = ["GreenhouseAts", "classify", "signature_for", "note_marker", "API_URL", "TOKEN_URL"]
@@ -186,16 +186,8 @@ def classify(failure: requests.Response | BaseException, *, component: str, what
     GETs, "writes" for notes and moves); `what` names the call ("GET /v3/jobs") for the message."""
     if isinstance(failure, ProviderError):
         return failure
-    if isinstance(failure, requests.Timeout):
-        return ProviderError(f"Greenhouse did not answer {what} in time", permanent=False, scope="request",
-                             reason="timeout", component=component)
-    if isinstance(failure, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema |
-                  requests.exceptions.InvalidSchema):
-        return ProviderError(f"Greenhouse base URL unusable: {failure}", permanent=True, scope="connection",
-                             reason="bad_url", component=component)
     if isinstance(failure, requests.RequestException):
-        return ProviderError(f"Greenhouse unreachable for {what}: {type(failure).__name__}", permanent=False,
-                             scope="request", reason="connection", component=component)
+        return transport_failure(failure, provider="Greenhouse", component=component, what=what)
     if not isinstance(failure, requests.Response):
         raise failure
     resp, status = failure, failure.status_code

@@ -92,7 +92,7 @@ from integrations.ats.base import (
     header,
 )
 from integrations.errors import ProviderError
-from integrations.http import DEFAULT_TIMEOUT, call_with_retries
+from integrations.http import DEFAULT_TIMEOUT, call_with_retries, transport_failure
 from scheduling import clock
 
 __all__ = ["IcimsAts", "classify", "hmac_authorization", "note_marker", "API_URL", "TOKEN_URL", "DATASTREAM_URL"]
@@ -173,16 +173,8 @@ def classify(failure: requests.Response | BaseException, *, component: str, what
     """The one place an iCIMS answer or a transport failure becomes a ProviderError (see the module docstring)."""
     if isinstance(failure, ProviderError):
         return failure
-    if isinstance(failure, requests.Timeout):
-        return ProviderError(f"iCIMS did not answer {what} in time", permanent=False, scope="request",
-                             reason="timeout", component=component)
-    if isinstance(failure, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema |
-                  requests.exceptions.InvalidSchema):
-        return ProviderError(f"iCIMS base URL unusable: {failure}", permanent=True, scope="connection",
-                             reason="bad_url", component=component)
     if isinstance(failure, requests.RequestException):
-        return ProviderError(f"iCIMS unreachable for {what}: {type(failure).__name__}", permanent=False,
-                             scope="request", reason="connection", component=component)
+        return transport_failure(failure, provider="iCIMS", component=component, what=what)
     if not isinstance(failure, requests.Response):
         raise failure
     resp, status = failure, failure.status_code

@@ -87,7 +87,7 @@ from integrations.ats.base import (
     WebhookRejected,
 )
 from integrations.errors import ProviderError
-from integrations.http import DEFAULT_TIMEOUT, call_with_retries
+from integrations.http import DEFAULT_TIMEOUT, call_with_retries, transport_failure
 from scheduling import clock
 
 __all__ = ["LeverAts", "classify", "signature_for", "note_marker", "API_URL", "FRESHNESS"]
@@ -133,16 +133,8 @@ def classify(failure: requests.Response | BaseException, *, component: str, what
     """The one place a Lever answer or a transport failure becomes a ProviderError (see the module docstring)."""
     if isinstance(failure, ProviderError):
         return failure
-    if isinstance(failure, requests.Timeout):
-        return ProviderError(f"Lever did not answer {what} in time", permanent=False, scope="request",
-                             reason="timeout", component=component)
-    if isinstance(failure, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema |
-                  requests.exceptions.InvalidSchema):
-        return ProviderError(f"Lever base URL unusable: {failure}", permanent=True, scope="connection",
-                             reason="bad_url", component=component)
     if isinstance(failure, requests.RequestException):
-        return ProviderError(f"Lever unreachable for {what}: {type(failure).__name__}", permanent=False,
-                             scope="request", reason="connection", component=component)
+        return transport_failure(failure, provider="Lever", component=component, what=what)
     if not isinstance(failure, requests.Response):
         raise failure
     resp, status = failure, failure.status_code
