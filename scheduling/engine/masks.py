@@ -234,26 +234,45 @@ class Slot:
         return Slot(self.rows, self.offset, self.avail[:, pos], load, caps, self.coverable[pos])
 
 
-def _ranges_to_matrix(at: np.ndarray, n: int, row: np.ndarray, lo_k: np.ndarray, hi_k: np.ndarray) -> np.ndarray:
-    """(n, columns) bool: is each column's start inside some k-range [lo_k, hi_k) of each row? `at[k]` is
-    the first column whose start is k or later (k clipped to 0..K)."""
+def _ranges_to_matrix(at: np.ndarray, n: int, row: np.ndarray, lo_k: np.ndarray, hi_k: np.ndarray,
+                      inside: bool = True) -> np.ndarray:
+    """(n, columns) bool: is each column's start inside some k-range [lo_k, hi_k) of each row (with
+    `inside=False`: outside every one of them)? `at[k]` is the first column whose start is k or later (k
+    clipped to 0..K).
+
+    The ranges become cells of the flattened (n, columns + 1) matrix (the extra column keeps each row's
+    ranges inside the row), are merged into disjoint runs (sorted by start, a run ends where the running
+    maximum of the ends falls behind the next start), and the matrix is written run by run with
+    `np.repeat`. Measured against a difference array summed with `cumsum` (and `np.add.at` to fill it): a
+    quarter of the time on the large benchmark's matrices, since the work follows the number of runs
+    rather than the number of cells, and no counter can wrap."""
     c = int(at[-1])
     last = len(at) - 1
     lo_k = np.clip(lo_k, 0, last)
     hi_k = np.clip(hi_k, lo_k, last)  # a range shorter than the session is empty, never negative
-    lo = at[lo_k] + row * (c + 1)
-    hi = at[hi_k] + row * (c + 1)
-    size = n * (c + 1)
-    if size < 1 << 18:  # measured: bincount wins on small matrices, int16 add.at on large ones
-        diff = np.bincount(lo, minlength=size) - np.bincount(hi, minlength=size)
-    else:
-        # int16 halves the memory traffic of the running sum; a count wraps to exactly 0 only with
-        # 65536 ranges over one start, so a row with that many ranges takes int32.
-        wide = lo.size >= 65536 and np.bincount(row).max() >= 65536
-        diff = np.zeros(size, dtype=np.int32 if wide else np.int16)
-        np.add.at(diff, lo, 1)
-        np.add.at(diff, hi, -1)
-    return np.cumsum(diff.reshape(n, c + 1), axis=1, dtype=diff.dtype)[:, :c] != 0
+    width = c + 1
+    size = n * width
+    lo = at[lo_k] + row * width
+    hi = at[hi_k] + row * width
+    keep = hi > lo
+    if not keep.all():
+        lo, hi = lo[keep], hi[keep]
+    if not lo.size:
+        return np.full((n, c), not inside, dtype=bool)
+    by_start = np.argsort(lo, kind="stable")
+    lo, hi = lo[by_start], hi[by_start]
+    reach = np.maximum.accumulate(hi)
+    first = np.empty(lo.size, dtype=bool)
+    first[0] = True
+    np.greater(lo[1:], reach[:-1], out=first[1:])
+    heads = np.flatnonzero(first)
+    edges = np.empty(2 * heads.size + 2, dtype=np.int64)
+    edges[0], edges[-1] = 0, size
+    edges[1:-1:2] = lo[heads]
+    edges[2:-1:2] = np.maximum.reduceat(hi, heads)
+    runs = np.full(edges.size - 1, not inside, dtype=bool)
+    runs[1::2] = inside
+    return np.repeat(runs, np.diff(edges)).reshape(n, width)[:, :c]
 
 
 def make_slot(t: Tables, sr: SessionRows, offset: int, keep_parts: bool = False,
@@ -266,19 +285,21 @@ def make_slot(t: Tables, sr: SessionRows, offset: int, keep_parts: bool = False,
     b = sr.busy_buf
     lo = -((offset + d + b - 1 - sr.busy_lo) // step)
     hi = (sr.busy_hi + b - 1 - offset) // step + 1
-    free = ~_ranges_to_matrix(at, n, sr.busy_row, lo, hi)
+    free = _ranges_to_matrix(at, n, sr.busy_row, lo, hi, inside=False)
     lo = -((offset - sr.hours_s) // step)
     hi = (sr.hours_e - d - offset) // step + 1
     by_pattern = _ranges_to_matrix(at, len(sr.patterns), sr.hours_row, lo, hi)
     hours = np.concatenate([by_pattern, np.ones((1, len(ks)), dtype=bool)])[sr.member_pattern]
     known = ~t.unknown[sr.members]
-    avail = free & hours & known[:, None]
+    avail = np.logical_and(free, hours)
+    if not known.all():
+        avail &= known[:, None]
     load, room_caps, caps_ok = _bookings(t, sr, offset, avail, keep_parts, cols)
     cover = np.ones(len(ks), dtype=bool)
     need, union = 0, set()
     for role, rr in zip(sr.session.roles, sr.role_rows, strict=True):
         if not role.optional:
-            cover &= avail[rr].sum(axis=0) >= role.count
+            cover &= avail[rr].any(axis=0) if role.count == 1 else avail[rr].sum(axis=0) >= role.count
             need += role.count
             union.update(rr.tolist())
     if need > 1 and len(sr.session.roles) > 1:

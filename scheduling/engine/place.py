@@ -57,10 +57,10 @@ class Plan:
 @dataclass
 class Found:
     """Options found, by column (index into Tables.cols): the plan, and the chosen table rows as
-    rows[run position][role][k], a list of rows in key order (-1 marks an empty place), k the column's
-    place in a batch of columns placed together."""
+    rows[run position][role], a (count, columns of a batch) array of rows in key order (-1 marks an
+    empty place), and k, the column's place in the batch of columns placed together."""
 
-    by_col: dict[int, tuple[Plan, list[list[list]], int]]
+    by_col: dict[int, tuple[Plan, list[list[np.ndarray]], int]]
 
 
 class Planner:
@@ -192,7 +192,7 @@ def place_loops(t: Tables, planner: Planner) -> Found:
         if not todo.size:
             continue
         ok, picks = greedy(t, plan, todo)
-        rows = [[seat.T.tolist() for seat in pos] for pos in picks]
+        rows = picks
         for k, col in zip(np.flatnonzero(ok).tolist(), plan.cols[todo[ok]].tolist(), strict=True):
             found[col] = (plan, rows, k)
         decided[plan.cols[todo[ok]]] = True
@@ -213,9 +213,16 @@ def place_loops(t: Tables, planner: Planner) -> Found:
                     continue
             option = first_option(t, plan, here, spec)
             if option is not None:
-                found[col] = (plan, [[[list(seat)] for seat in pos] for pos in option], 0)
+                found[col] = (plan, [[_column(seat) for seat in pos] for pos in option], 0)
                 decided[col] = True
     return Found(found)
+
+
+def _column(chosen: tuple[int, ...]) -> np.ndarray:
+    """One column of picks (see Found) for the rows an exact search chose for a seat."""
+    out = np.full((max(len(chosen), 1), 1), -1, dtype=np.int64)
+    out[:len(chosen), 0] = chosen
+    return out
 
 
 def _hall_holds(t: Tables, plan: Plan, cols: np.ndarray) -> np.ndarray:

@@ -52,12 +52,12 @@ def _role_lists(ids: list[str], rows: list, ks: list[int]) -> list[list[list]]:
     for session in rows:
         roles = []
         for seat in session:
-            if len(ks) != len(seat):
-                seat = [seat[k] for k in ks]
-            if seat and len(seat[0]) == 1:
-                roles.append([[ids[c[0]]] if c[0] >= 0 else [] for c in seat])
+            if len(ks) != seat.shape[1]:
+                seat = seat[:, ks]
+            if len(seat) == 1:
+                roles.append([[ids[r]] if r >= 0 else [] for r in seat[0].tolist()])
             else:
-                roles.append([sorted(ids[r] for r in c if r >= 0) for c in seat])
+                roles.append([sorted(ids[r] for r in c if r >= 0) for c in seat.T.tolist()])
         out.append(roles)
     return out
 
@@ -71,10 +71,15 @@ def _bounds(t: Tables, found: Found, shown: list[int]) -> np.ndarray:
     lengths = durations[np.array([found.by_col[c][0].order for c in shown])]
     a = starts[:, None] + offsets
     minutes = np.stack([a, a + lengths], axis=2).reshape(len(shown), -1)
-    unique, inverse = np.unique(minutes, return_inverse=True)
+    # Distinct minutes through a table over their span (a few weeks of minutes) rather than a sort.
+    low = int(minutes.min())
+    seen = np.zeros(int(minutes.max()) - low + 1, dtype=bool)
+    seen[minutes - low] = True
+    unique = np.flatnonzero(seen) + low
+    inverse = (np.cumsum(seen) - 1)[minutes - low]
     if p.window_start % SECOND:
         text = [format_utc(p.window_start + int(m) * MINUTE) for m in unique.tolist()]
     else:
         moments = (p.window_start + unique * MINUTE).astype("datetime64[us]")
         text = [s + "Z" for s in np.datetime_as_string(moments, unit="s").tolist()]
-    return np.array(text, dtype=object)[inverse.reshape(minutes.shape)]
+    return np.array(text, dtype=object)[inverse]
