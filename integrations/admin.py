@@ -3,6 +3,8 @@
 Credentials are write-only. The stored JSON is never put into a form or a page, not even a
 prefix: the form shows "Set (N keys)" or "Not set", offers a masked input that replaces the
 whole JSON object, and a box that removes it. Leaving the input empty keeps what is stored.
+The one exception is the write-back block: it shows the values of the few credentials keys the write-back
+matrix names as settings, not secrets (an acting user id, a field id: `integrations.ats.matrix.Row.settings`).
 """
 
 from __future__ import annotations
@@ -12,29 +14,46 @@ import json
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Count, Q
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch, Q
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
-from integrations.ats import health
-from integrations.ats.base import provider_for
+from integrations.ats import health, lever_oauth, matrix, push_tokens
+from integrations.ats import quota as quota_module
+from integrations.ats.base import provider_class, provider_for
 from integrations.ats.polling import ats_poll
 from integrations.ats.sync import jobs_sync
 from integrations.errors import ProviderError
-from integrations.models import AtsComponentHealth, AtsConnection, Calendar, CalendarConnection, Health
+from integrations.models import (
+    AtsComponentHealth,
+    AtsConnection,
+    AtsPushToken,
+    Calendar,
+    CalendarConnection,
+    Health,
+)
+from scheduling import clock
 from scheduling.admin.common import (
     EMPTY,
     HEALTH_READONLY,
     HealthFieldsMixin,
+    ReadOnlyAdmin,
     ReadOnlyInline,
     SkipHistoryOnAddMixin,
     admin_link,
     changelist_url,
+    health_badge,
+    local_dt_html,
     time_column,
 )
 from scheduling.fields import SecretUnreadable
+from scheduling.models import InterviewPlan
 
 HEALTH_COLUMNS = ("health_cell", "last_error_short")
+LISTED_PEOPLE = 3  # interviewers named in a calendar connection's row; the rest are counted
 HEALTH_FIELDSET = ("Health (written by the background workers)", {"fields": HEALTH_READONLY})
 
 
@@ -110,6 +129,237 @@ def _unhealthy(prefix: str = "") -> Q:
 
 
 # ---------------------------------------------------------------------------------------------
+# Write-back matrix (issue 9): what Loopwise writes back to each ATS, read from integrations.ats.matrix and
+# shown on each connection's page (with the connection's own settings and stage mappings) and on a page of its
+# own, linked from the connections list (templates/admin/integrations/atsconnection/). Everything of it is in
+# this block; AtsConnectionAdmin only lists the mixin among its bases.
+
+
+def writeback_state(connection: AtsConnection) -> tuple[bool, str]:
+    """(on, the reason in words): whether bookings of `connection`'s applications write back, and why not."""
+    row = matrix.row_for(connection.provider)
+    if row is None:
+        return False, f"Off: Loopwise does not know the provider {connection.provider!r}."
+    if provider_class(connection.provider) is None:
+        return False, f"Off: Loopwise has no {row.name} adapter yet, so nothing is written back."
+    if not connection.active:
+        return False, "Off: this connection is switched off (Active is not ticked), so nothing is written back."
+    return True, (f"On: bookings, reschedules and cancellations of applications from this connection write to "
+                  f"{row.name} as below.")
+
+
+def _writeback_settings(connection: AtsConnection, row: matrix.Row) -> tuple[dict[str, str], str]:
+    """The values of the row's non-secret settings on `connection` (never any other credentials key)."""
+    try:
+        credentials = connection.credentials or {}
+    except SecretUnreadable:
+        return {}, "The credentials cannot be read (no key in FIELD_ENCRYPTION_KEYS opens them)."
+    values = {}
+    for setting in row.settings:
+        value = credentials.get(setting.key)
+        if value not in (None, ""):
+            values[setting.key] = str(value)
+        elif setting.required:
+            values[setting.key] = f"Not set: {row.name} write-back cannot work without it."
+        else:
+            values[setting.key] = f"Not set ({setting.default or 'not needed with every kind of credentials'})"
+    return values, ""
+
+
+def writeback_context(connection: AtsConnection) -> dict:
+    """What the connection page's write-back block shows."""
+    row = matrix.row_for(connection.provider)
+    on, state = writeback_state(connection)
+    if row is None:
+        return {"on": on, "state": state}
+    values, problem = _writeback_settings(connection, row)
+    plans = list(InterviewPlan.objects.filter(requisition__ats_connection=connection, stage__isnull=False)
+                 .select_related("requisition", "stage", "next_stage").order_by("requisition__title", "name"))
+    moving = [p for p in plans if p.active and p.next_stage_id and p.next_stage_id != p.stage_id]
+    writes = []
+    for write in row.writes:
+        mine = [(s.label, s.key, values.get(s.key, "")) for s in row.settings if s.key in write.settings]
+        if write.kind == matrix.MOVE:
+            mine.append(("Plans that move applications", "", f"{len(moving)} of {len(plans)} mapped plans"
+                                                             if plans else "None: no plan is mapped to a stage"))
+        writes.append({"write": write, "mine": mine})
+    return {"on": on, "state": state, "row": row, "writes": writes, "plans": plans, "problem": problem}
+
+
+class WriteBackMatrixMixin:
+    """Adds the write-back matrix to the ATS connection admin: a block on the change page, a "Writes back" column,
+    and the matrix page (`admin:integrations_atsconnection_writeback`)."""
+
+    writeback_fieldset = ("What Loopwise writes back", {"fields": ("writeback",)})
+
+    class Media:
+        css = {"all": ("admin-extra/writeback.css",)}
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        return [*fieldsets, self.writeback_fieldset] if obj is not None and obj.pk else fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "writeback")
+
+    def get_list_display(self, request):
+        return (*super().get_list_display(request), "writes_back")
+
+    @admin.display(description="Writes back")
+    def writes_back(self, obj) -> str:
+        row = matrix.row_for(obj.provider)
+        return row.summary if row else EMPTY
+
+    @admin.display(description="Write-back")
+    def writeback(self, obj) -> str:
+        if obj is None or obj.pk is None:
+            return EMPTY
+        return render_to_string("admin/integrations/atsconnection/_writeback.html",
+                                {**writeback_context(obj), "matrix_url": reverse(
+                                    "admin:integrations_atsconnection_writeback")})
+
+    def get_urls(self):
+        own = [path("write-back/", self.admin_site.admin_view(self.writeback_view),
+                    name="integrations_atsconnection_writeback")]
+        return own + super().get_urls()
+
+    def writeback_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        connections = list(AtsConnection.objects.defer("credentials").order_by("name"))
+        rows = [{"row": row, "writes": [row.write(kind) for kind in matrix.KINDS],
+                 "connections": [(c, writeback_state(c)[0]) for c in connections if c.provider == row.provider]}
+                for row in matrix.MATRIX.values()]
+        return TemplateResponse(request, "admin/integrations/atsconnection/writeback.html", {
+            **self.admin_site.each_context(request), "title": "What Loopwise writes back to each ATS",
+            "opts": self.model._meta, "rows": rows})
+
+
+# ---------------------------------------------------------------------------------------------
+# iCIMS and Lever specifics (issue 9, the iCIMS/Lever-OAuth part; separate from the write-back block above): the
+# daily API quota with its warning (integrations.ats.quota), the push token URL and a generated push OAuth client
+# (integrations.ats.push_tokens), and the Lever sign-in (integrations.ats.lever_oauth). Everything of it is in this
+# block; AtsConnectionAdmin only lists the mixin among its bases.
+
+_QUOTA_HEALTH = {"ok": Health.OK, "low": Health.DEGRADED, "exhausted": Health.RED, "unknown": Health.UNKNOWN}
+PUSH_CLIENT_TEMPLATE = "admin/integrations/atsconnection/push_client.html"
+
+
+class ProviderDetailsMixin:
+    """Adds to the ATS connection admin: an "API quota" column and block (the block also on a connection that has
+    none yet, for iCIMS), the push token URL (iCIMS), the Lever sign-in link, and the "new push OAuth client"
+    action."""
+
+    provider_fieldset = ("Quota, pushes and sign-in", {
+        "fields": ("api_quota", "push_token_url", "lever_sign_in"),
+        "description": "iCIMS reports its daily call quota on every answer; Loopwise warns when "
+                       f"{quota_module.WARN_BELOW:.0%} or less of the day's calls are left, and turns the connection's "
+                       "quota part red when none are."})
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        return [*fieldsets, self.provider_fieldset] if obj is not None and obj.pk else fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "api_quota", "push_token_url", "lever_sign_in")
+
+    def get_list_display(self, request):
+        return (*super().get_list_display(request), "api_quota_short")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if self.has_change_permission(request):
+            func = type(self).generate_push_client
+            actions["generate_push_client"] = (func, "generate_push_client", func.short_description)
+        return actions
+
+    @admin.display(description="API quota")
+    def api_quota_short(self, obj) -> str:
+        quota = quota_module.stored_quota(obj)
+        if quota is None or quota.remaining is None:
+            return EMPTY
+        level = quota_module.quota_level(quota)
+        numbers = f"{quota.remaining:,}" + (f" / {quota.limit:,}" if quota.limit else "")
+        if level == "ok":
+            return numbers
+        return format_html('{} {}', health_badge(_QUOTA_HEALTH[level]), numbers)
+
+    @admin.display(description="API quota (calls left today)")
+    def api_quota(self, obj) -> str:
+        quota = quota_module.stored_quota(obj) if obj is not None and obj.pk else None
+        if quota is None:
+            return ("No reading yet: iCIMS reports it on every answer." if obj is not None and
+                    obj.provider == AtsConnection.Provider.ICIMS else "This provider reports no call quota.")
+        level = quota_module.quota_level(quota)
+        return format_html('{} {}<br><span class="lw-muted">as iCIMS said at {}</span>',
+                           health_badge(_QUOTA_HEALTH[level]), quota_module.quota_text(quota),
+                           local_dt_html(quota.seen_at))
+
+    @admin.display(description="Push token URL (iCIMS OAuth pushes)")
+    def push_token_url(self, obj) -> str:
+        if obj is None or obj.pk is None or obj.provider != AtsConnection.Provider.ICIMS:
+            return EMPTY
+        url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse("ats_push_token", args=[obj.webhook_key])
+        return format_html('<code class="lw-nowrap">{}</code><br><span class="lw-muted">For pushes authenticated by '
+                           'OAuth: iCIMS asks this URL for a token with the push client (action "New push OAuth '
+                           'client"), then sends it with each push to the webhook URL.</span>', url)
+
+    @admin.display(description="Lever sign-in (OAuth)")
+    def lever_sign_in(self, obj) -> str:
+        if obj is None or obj.pk is None or obj.provider != AtsConnection.Provider.LEVER:
+            return EMPTY
+        try:
+            oauth = lever_oauth.uses_refresh(obj.credentials or {})
+        except SecretUnreadable:
+            oauth = False
+        if not oauth:
+            return "Not used: this connection uses an API key (or no OAuth client is stored)."
+        return format_html('<a class="button" href="{}">Sign in to Lever</a><br><span class="lw-muted">A Lever super '
+                           'admin signs in once; Loopwise refreshes the access from then on. Do it again when the '
+                           'auth part turns red because the grant was revoked.</span>',
+                           reverse("ats_lever_authorize", args=[obj.pk]))
+
+    @admin.action(description="New push OAuth client (iCIMS; one connection; shown once)")
+    def generate_push_client(self, request, queryset):
+        if queryset.count() != 1 or queryset.get().provider != AtsConnection.Provider.ICIMS:
+            self.message_user(request, "Select exactly one iCIMS connection to give it a new push OAuth client.",
+                              messages.WARNING)
+            return None
+        connection = queryset.defer(None).get()
+        client_id, client_secret = push_tokens.push_client_generate(connection=connection, actor=request.user)
+        context = {**self.admin_site.each_context(request), "title": f"Push OAuth client of {connection.name}",
+                   "opts": self.model._meta, "obj": connection, "client_id": client_id,
+                   "client_secret": client_secret, "token_url": settings.PUBLIC_BASE_URL.rstrip("/") + reverse(
+                       "ats_push_token", args=[connection.webhook_key]),
+                   "webhook_url": settings.PUBLIC_BASE_URL.rstrip("/") + reverse(
+                       "ats_webhook", args=[connection.webhook_key])}
+        response = TemplateResponse(request, PUSH_CLIENT_TEMPLATE, context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@admin.register(AtsPushToken)
+class AtsPushTokenAdmin(ReadOnlyAdmin):
+    """The push tokens Loopwise issued (their hashes are not shown); deleting one revokes it at once."""
+
+    list_display = ("__str__", "connection", "issued", "expires", "valid")
+    list_filter = ("connection",)
+    list_select_related = ("connection",)
+    fields = ("connection", "issued", "expires", "valid")
+    readonly_fields = fields
+
+    issued = time_column("issued_at", "Issued")
+    expires = time_column("expires_at", "Expires")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("token_hash", "connection__credentials")
+
+    @admin.display(description="Still valid", boolean=True)
+    def valid(self, obj) -> bool:
+        return obj.expires_at > clock.now()
+
+
+# ---------------------------------------------------------------------------------------------
 # ATS
 
 
@@ -125,7 +375,8 @@ class ComponentHealthInline(HealthFieldsMixin, ReadOnlyInline):
 
 
 @admin.register(AtsConnection)
-class AtsConnectionAdmin(CredentialsAdminMixin, HealthFieldsMixin, SkipHistoryOnAddMixin, admin.ModelAdmin):
+class AtsConnectionAdmin(ProviderDetailsMixin, WriteBackMatrixMixin, CredentialsAdminMixin, HealthFieldsMixin,
+                         SkipHistoryOnAddMixin, admin.ModelAdmin):
     form = CredentialsForm
     list_display = ("name", "provider", "health_cell", "failing_parts", "last_error_short", "active")
     list_filter = ("health", "provider", "active")
@@ -226,15 +477,15 @@ class AtsComponentHealthAdmin(HealthFieldsMixin, admin.ModelAdmin):
 @admin.register(CalendarConnection)
 class CalendarConnectionAdmin(CredentialsAdminMixin, HealthFieldsMixin, admin.ModelAdmin):
     form = CredentialsForm
-    list_display = ("name", "provider_and_mode", "health_cell", "calendar_count", "unhealthy_calendars",
-                    "last_error_short", "active")
+    list_display = ("name", "provider_and_mode", "health_cell", "interviewers", "calendar_count",
+                    "unhealthy_calendars", "last_error_short", "active")
     list_filter = ("health", "provider", "auth_mode", "active")
     search_fields = ("name", "account_email", "organiser_calendar")
-    readonly_fields = ("credentials_status", "created", *HEALTH_READONLY)
-    actions = ("send_consent_link",)
+    readonly_fields = ("credentials_status", "created", "interviewers", *HEALTH_READONLY)
+    actions = ("test_connection", "send_consent_link")
     fieldsets = (
         ("Connection", {"fields": ("name", "provider", "auth_mode", "account_email", "organiser_calendar",
-                                   "active")}),
+                                   "active", "interviewers")}),
         HEALTH_FIELDSET,
         CredentialsAdminMixin.credentials_fieldset,
         ("Endpoints", {"fields": ("base_url", "token_url"), "classes": ("collapse",),
@@ -245,8 +496,26 @@ class CalendarConnectionAdmin(CredentialsAdminMixin, HealthFieldsMixin, admin.Mo
     created = time_column("created_at", "Created")
 
     def get_queryset(self, request):
+        people = Calendar.objects.filter(interviewer__isnull=False).select_related("interviewer") \
+            .order_by("interviewer__name", "pk")
         return super().get_queryset(request).annotate(
-            _calendars=Count("calendars"), _unhealthy=Count("calendars", filter=_unhealthy("calendars__")))
+            _calendars=Count("calendars"), _unhealthy=Count("calendars", filter=_unhealthy("calendars__"))) \
+            .prefetch_related(Prefetch("calendars", queryset=people, to_attr="_people"))
+
+    @admin.display(description="Interviewers")
+    def interviewers(self, obj) -> str:
+        """Whose availability depends on this connection: when it is red, these people are offered to nobody."""
+        if obj is None or obj.pk is None:
+            return EMPTY
+        people = getattr(obj, "_people", None)
+        if people is None:  # the change page's object does not come through get_queryset's prefetch
+            people = list(Calendar.objects.filter(connection=obj, interviewer__isnull=False)
+                          .select_related("interviewer").order_by("interviewer__name", "pk"))
+        names = [c.interviewer.name for c in people]
+        if not names:
+            return EMPTY
+        shown = ", ".join(names[:LISTED_PEOPLE])
+        return f"{shown} and {len(names) - LISTED_PEOPLE} more" if len(names) > LISTED_PEOPLE else shown
 
     @admin.display(description="Provider", ordering="provider")
     def provider_and_mode(self, obj) -> str:
@@ -264,6 +533,20 @@ class CalendarConnectionAdmin(CredentialsAdminMixin, HealthFieldsMixin, admin.Mo
             return "0"
         url = changelist_url(Calendar, connection__id__exact=obj.pk, unhealthy="yes")
         return format_html('<a href="{}">{}</a>', url, obj._unhealthy)
+
+    @admin.action(description="Test the connection (reads only: never writes)")
+    def test_connection(self, request, queryset):
+        from integrations.checks import calendar_connection_check
+
+        for conn in queryset.defer(None):
+            result = calendar_connection_check(connection=conn)
+            if result.ok:
+                self.message_user(request, f"{conn.name}: the connection works ({result.message}).",
+                                  level=messages.SUCCESS)
+            else:
+                conn.refresh_from_db(fields=["health"])
+                self.message_user(request, f"{conn.name}: the connection FAILS ({result.message}); it is now "
+                                           f"“{conn.get_health_display()}”.", level=messages.ERROR)
 
     @admin.action(description="Send a new consent link to the user who granted access")
     def send_consent_link(self, request, queryset):

@@ -18,7 +18,7 @@ from django.db.models import Q
 from scheduling.fields import EncryptedJSONField, EncryptedTextField
 
 __all__ = ["Health", "HealthFields", "AtsConnection", "AtsComponentHealth", "CalendarConnection", "Calendar",
-           "WebhookEvent", "WebhookSubscription", "WebhookDelivery"]
+           "WebhookEvent", "WebhookSubscription", "WebhookDelivery", "AtsPushToken"]
 
 
 class Health(models.TextChoices):
@@ -64,6 +64,12 @@ class AtsConnection(HealthFields):
     active = models.BooleanField(default=True)
     poll_watermark = models.DateTimeField(null=True, blank=True, help_text="Changes up to here have been polled.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The provider's daily API call quota as its rate-limit headers last told it (iCIMS; issue 9), written by
+    # `integrations.ats.quota.quota_record`; the "quota" component row carries its health.
+    api_quota_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Calls allowed per day.")
+    api_quota_remaining = models.PositiveIntegerField(null=True, blank=True, help_text="Calls left today.")
+    api_quota_resets_at = models.DateTimeField(null=True, blank=True, help_text="When the daily quota resets.")
+    api_quota_seen_at = models.DateTimeField(null=True, blank=True, help_text="When the provider last said so.")
 
     class Meta:
         ordering = ["name"]
@@ -243,3 +249,25 @@ class WebhookDelivery(models.Model):
     @property
     def outbox_key(self) -> str:
         return f"webhook:{self.delivery_id}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pushes authenticated by OAuth (issue 9): iCIMS can fetch a client-credentials token from a URL Loopwise serves per
+# connection (`/webhooks/ats/<key>/token`) and send it as a bearer token on each push (integrations/ats/push_tokens.py).
+
+
+class AtsPushToken(models.Model):
+    """A short-lived bearer token Loopwise issued to an ATS for its pushes. Only the token's SHA-256 is stored: a
+    database dump gives nobody a token that works."""
+
+    connection = models.ForeignKey(AtsConnection, on_delete=models.CASCADE, related_name="push_tokens")
+    token_hash = models.CharField(max_length=64, unique=True, help_text="Hex SHA-256 of the token.")
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        verbose_name = "ATS push token"
+
+    def __str__(self) -> str:
+        return f"push token #{self.pk} of connection #{self.connection_id}"

@@ -60,6 +60,8 @@ OUTBOX_HANDLERS: dict[str, str] = {
 INBOUND_HANDLERS: dict[str, str] = {
     "greenhouse": "integrations.ats.sync.inbound_handle",
     "lever": "integrations.ats.sync.inbound_handle",
+    "icims": "integrations.ats.sync.inbound_handle",  # issue 9: pushes stored gunzipped by the view
+    "jobvite": "integrations.ats.sync.inbound_handle",  # issue 9: pushes are hints, re-read before acting
 }
 
 BACKOFF_BASE = dt.timedelta(seconds=30)

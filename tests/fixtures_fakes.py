@@ -12,6 +12,7 @@ import pytest
 from integrations.fakes.google import GoogleFake
 from integrations.fakes.greenhouse import GreenhouseFake
 from integrations.fakes.icims import IcimsFake
+from integrations.fakes.jobvite import JobviteFake
 from integrations.fakes.lever import LeverFake
 from integrations.fakes.mail import MailFake
 from integrations.fakes.microsoft import MicrosoftFake
@@ -107,3 +108,18 @@ def icims_fake(_icims_fake_server):
     under `url + "/datastream/"`), empty, with no push URL: seed `webhook_url` to receive its pushes."""
     yield _icims_fake_server
     _icims_fake_server.reset()
+
+
+@pytest.fixture(scope="session")
+def _jobvite_fake_server():
+    fake = JobviteFake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def jobvite_fake(_jobvite_fake_server):
+    """The running jobvite fake (API v2 under `url + "/api/v2/"`), empty but for the company's default workflow
+    states, with no webhook URL: seed `webhook_url` (or `webhook`) to receive its pushes."""
+    yield _jobvite_fake_server
+    _jobvite_fake_server.reset()

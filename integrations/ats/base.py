@@ -42,7 +42,7 @@ from integrations.http import DEFAULT_TIMEOUT
 
 __all__ = ["AtsStageRef", "AtsJob", "AtsCandidate", "AtsApplication", "ParsedEvent", "Change", "PollResult",
            "ComponentHealth", "WebhookRejected", "ProviderError", "AtsProvider", "PROVIDERS", "provider_for",
-           "header", "STAGE_CHANGE", "PING", "OTHER"]
+           "header", "STAGE_CHANGE", "PING", "OTHER", "ApiQuota"]
 
 STAGE_CHANGE, PING, OTHER = "stage_change", "ping", "other"  # ParsedEvent.kind
 
@@ -145,6 +145,17 @@ class ComponentHealth:
     message: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ApiQuota:
+    """A provider's call quota as its rate-limit headers said at `seen_at` (iCIMS: per day, reset at 00:00 UTC).
+    Any of the numbers may be None when the provider left that header out."""
+
+    limit: int | None
+    remaining: int | None
+    resets_at: dt.datetime | None
+    seen_at: dt.datetime
+
+
 class WebhookRejected(Exception):
     """An inbound delivery refused: `status` 401 (not proven to come from the provider) or 400 (malformed),
     `reason` the text to log and to answer with. Never carries candidate data."""
@@ -183,6 +194,9 @@ class AtsProvider:
     webhook_component: ClassVar[str] = "webhooks"  # the component inbound deliveries prove alive (iCIMS: "events")
     write_component: ClassVar[str] = "writes"      # the component write-back proves alive (iCIMS: "workflow")
     write_back: ClassVar[tuple[str, ...]]          # what Loopwise writes, for the admin's matrix
+    # The shared flow's generic component names ("auth", "reads", "writes") -> this adapter's own, when it names its
+    # parts otherwise (Jobvite: "key", "candidates", "workflow_states"); `own_component` applies it.
+    component_aliases: ClassVar[dict[str, str]] = {}
 
     def __init__(self, connection, *, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,
                  page_size: int | None = None):
@@ -241,6 +255,12 @@ class AtsProvider:
         `WebhookRejected(reason, status=400)` when the body is not JSON or lacks what its action needs."""
         raise NotImplementedError
 
+    def stored_body(self, raw_body: bytes, headers: Mapping[str, str]) -> bytes:
+        """The bytes to keep of a verified delivery, which `parse_webhook` must read again without its headers
+        (`inbound_handle` re-parses the stored body): the body as received, unless the provider encodes it (iCIMS
+        gzips its pushes: stored decompressed). Raises `WebhookRejected(status=400)` when it cannot be decoded."""
+        return bytes(raw_body)
+
     # ---- writes -------------------------------------------------------------------------------------------------
 
     def add_note(self, application_external_id: str, text: str, *, key: str) -> str:
@@ -259,6 +279,16 @@ class AtsProvider:
 
     # ---- health -------------------------------------------------------------------------------------------------
 
+    def api_quota(self) -> ApiQuota | None:
+        """The call quota as last seen by this instance, or None (no answer yet, or a provider without one)."""
+        return None
+
+    @classmethod
+    def fix_link(cls, connection, component: str) -> tuple[str, str] | None:
+        """(label, URL path) of the page that fixes `component` of `connection` when it fails (Lever's OAuth: sign
+        in to Lever again), or None when the connection's own page is the fix. Makes no HTTP call."""
+        return None
+
     def check_components(self) -> list[ComponentHealth]:
         """One ComponentHealth per component in `components`, in that order: every read component is probed
         with a cheap read; writes are never probed (a Greenhouse note cannot be deleted), though a read may show
@@ -271,7 +301,7 @@ PROVIDERS: dict[str, str] = {  # AtsConnection.provider -> adapter class, import
     "greenhouse": "integrations.ats.greenhouse.GreenhouseAts",
     "lever": "integrations.ats.lever.LeverAts",
     "icims": "integrations.ats.icims.IcimsAts",
-    # issue 9 adds "jobvite": "integrations.ats.jobvite.JobviteAts"
+    "jobvite": "integrations.ats.jobvite.JobviteAts",
 }
 
 
@@ -279,6 +309,12 @@ def provider_class(kind: str) -> type[AtsProvider] | None:
     """The adapter class for a provider kind (imported on first use), or None when there is none yet."""
     path = PROVIDERS.get(kind)
     return import_string(path) if path else None
+
+
+def own_component(connection, name: str) -> str:
+    """The component of `connection`'s provider that a generic name ("auth", "reads", "writes") stands for."""
+    cls = provider_class(connection.provider)
+    return cls.component_aliases.get(name, name) if cls else name
 
 
 def component_names(connection) -> tuple[str, str]:

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 
-from integrations.ats.base import ComponentHealth, component_names
+from integrations.ats.base import ComponentHealth, component_names, own_component, provider_class
 from integrations.errors import ProviderError
 from integrations.models import AtsComponentHealth, AtsConnection, Health
 from integrations.webhooks import events as webhooks
@@ -35,7 +36,7 @@ from scheduling.models import InterviewPlan
 from scheduling.notifications import fallback_emails, notify
 
 __all__ = ["RED_AFTER", "SUCCESS_EVERY", "WEBHOOKS", "mark_success", "mark_failure", "mark_error", "mark_quiet",
-           "record_checks", "people_to_tell"]
+           "record_checks", "people_to_tell", "fix_link"]
 
 RED_AFTER = 3  # transient failures in a row before a component turns red
 SUCCESS_EVERY = dt.timedelta(minutes=1)
@@ -51,6 +52,7 @@ def _stale_success(now: dt.datetime) -> Q:
 
 def mark_success(*, connection: AtsConnection, component: str) -> None:
     """Record that `component` of `connection` just worked: healthy, the run of failures ended, quiet cleared."""
+    component = own_component(connection, component)  # the adapter's own name: "auth" is Jobvite's "key"
     now = clock.now()
     fields = {"health": Health.OK, "last_success_at": now, "consecutive_failures": 0}
     inbound = component == component_names(connection)[0]
@@ -60,7 +62,7 @@ def mark_success(*, connection: AtsConnection, component: str) -> None:
     stale = _stale_success(now) | Q(quiet_since__isnull=False) if inbound else _stale_success(now)
     if not rows.filter(stale).update(**fields) and not rows.exists():
         AtsComponentHealth.objects.get_or_create(connection_id=connection.pk, component=component, defaults=fields)
-    if component == "auth":
+    if component == own_component(connection, "auth"):
         recovered = AtsConnection.objects.filter(pk=connection.pk).filter(_stale_success(now)).update(
             health=Health.OK, last_success_at=now, consecutive_failures=0)
         if recovered and connection.health == Health.RED:
@@ -90,10 +92,11 @@ def mark_failure(*, connection: AtsConnection, component: str, error: str, perma
                  connection_level: bool = False) -> bool:
     """Record a failure of `component`; returns True when this one turned it red (and people were told).
     `connection_level` (or the "auth" component) also counts it on the connection's own health."""
+    component = own_component(connection, component)
     now = clock.now()
     row, was_red = _fail_row(AtsComponentHealth, {"connection_id": connection.pk, "component": component},
                              error=error, permanent=permanent, now=now)
-    if component == "auth" or connection_level:
+    if component == own_component(connection, "auth") or connection_level:
         conn, conn_was_red = _fail_row(AtsConnection, {"pk": connection.pk}, error=error, permanent=permanent,
                                        now=now)
         connection.health, connection.consecutive_failures = conn.health, conn.consecutive_failures
@@ -162,6 +165,13 @@ def people_to_tell(connection: AtsConnection) -> list[str]:
     return sorted(emails) or fallback_emails()
 
 
+def fix_link(connection: AtsConnection, component: str) -> tuple[str, str] | None:
+    """(label, path) of the page that fixes `component` of `connection`, from its adapter (`AtsProvider.fix_link`),
+    or None when the connection's own page is the fix."""
+    cls = provider_class(connection.provider)
+    return cls.fix_link(connection, component) if cls is not None else None
+
+
 def _admin_url(obj) -> str:
     try:
         return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
@@ -175,13 +185,19 @@ def _tell_red(connection: AtsConnection, row: AtsComponentHealth, *, error: str)
             "writes": "Loopwise can no longer write notes or move applications in it",
             "workflow": "Loopwise can no longer write the schedule or move applications in it",
             "events": "its pushed status notifications are failing",
+            "quota": "its daily API call quota is spent: every call is refused until the reset",  # issue 9
+            "key": "its API key is refused",  # Jobvite's components (issue 9)
+            "candidates": "Loopwise can no longer read candidates or jobs from it",
+            "workflow_states": "Loopwise can no longer check its workflow states or write comments and states in it",
             WEBHOOKS: "its webhooks are failing"}.get(row.component, f"its {row.component} part is failing")
+    fix = fix_link(connection, row.component)  # issue 9: e.g. Lever's OAuth sign-in for a revoked grant
+    fix_text = f"\n\nTo fix it: {fix[0]}: {settings.PUBLIC_BASE_URL.rstrip('/')}{fix[1]}" if fix else ""
     notify(kind="ats.red", obj=row, recipients=people_to_tell(connection),
            subject=f"ATS connection failing: {connection.name} ({row.component})",
            body=(f"{connection}: {what}.\n\nThe ATS said: {error}\n\nUntil this is fixed, candidates entering "
                  "mapped stages are not picked up (or outcomes are not written back); nothing is lost, the work "
                  "is retried and polling catches up. Run 'Test the connection' on the connection's page to see "
-                 "which part fails and why."),
+                 f"which part fails and why.{fix_text}"),
            url=_admin_url(connection))
     audit_log(action="ats_component.red", obj=row, actor_label="worker", summary=error[:200])
     webhooks.emit_connection_unhealthy(obj=row)  # issue #10: outbound webhooks

@@ -5,11 +5,14 @@ Notifications, on requests.
 /work/shared/contracts/icims-jobvite.md, section 1; the numbers below (§1.4...) point there.
 
 Credentials (`AtsConnection.credentials`):
-- `customer_id` (required), and either `username`/`password` (Basic, §1.3) or `client_id`/`client_secret` (OAuth 2.0
-  client credentials against `login.icims.com/oauth/token` with `audience=https://api.icims.com/v1/`, or
-  `<base_url>/oauth/token` when the connection points elsewhere). Outbound HMAC is not implemented.
-- Pushes (§1.4): `push_auth` "basic" with `push_username`/`push_password`, or "hmac" with `push_hmac_user`/
-  `push_hmac_secret`. Without them every push is refused (401).
+- `customer_id` (required), and one of: `username`/`password` (Basic, §1.3); `hmac_user` (the integration user,
+  default `username`)/`hmac_secret` (HMAC-signed calls, §1.3); `client_id`/`client_secret` (OAuth 2.0 client
+  credentials against `login.icims.com/oauth/token` with `audience=https://api.icims.com/v1/`, or
+  `<base_url>/oauth/token` when the connection points elsewhere). OAuth wins over HMAC, HMAC over Basic.
+- Pushes (§1.4): `push_auth` "basic" with `push_username`/`push_password`, "hmac" with `push_hmac_user`/
+  `push_hmac_secret`, or "oauth" with `push_client_id`/`push_client_secret`: iCIMS first fetches a token from the
+  connection's own token URL that Loopwise serves (`integrations.ats.push_tokens`), then pushes with it as a Bearer
+  token. Without them every push is refused (401).
 - `note_field`: the recruiting-workflow field (e.g. "field50001") that receives the schedule text, since iCIMS has
   no notes API (§1.7); `note_mode` "append" (the default: earlier text is kept) or "replace".
 - `status_list` (the List API list holding the workflow statuses, default "applicantworkflow.status"; iCIMS keeps
@@ -34,13 +37,23 @@ each workflow is read. Search results may be up to 15 minutes stale (`staleness`
 that. The Data Streaming API is probed for health only; its event shape is unknown (§1.5), so polling never depends
 on it.
 
-Pushes: `verify_webhook` checks the configured Basic credentials, or the `x-icims-v1-hmac-sha256` Authorization
+Pushes: `verify_webhook` checks the configured Basic credentials, a Bearer token Loopwise issued to this connection
+and that has not expired (the one check that reads the database), or the `x-icims-v1-hmac-sha256` Authorization
 with `x-icims-date` (within `PUSH_MAX_AGE`) and `x-icims-content-sha256` (hex sha256 of the body as received, or of
 its gunzipped form: which one iCIMS hashes is not public) among the signed headers. The string to sign is not
 public (§1.3): the signed headers' `name:value` lines joined by "\\n", as the fake signs. `parse_webhook`
 gunzips a `Content-Encoding: gzip` body (or one starting with the gzip magic bytes) and keys a
 WorkFlowStatusChangeEvent on `icims:<customerId>:<systemId>:<newStatus>` (§1.4: duplicates are expected and are
 idempotent on those three), so a re-sent push is one InboundEvent; another customer's push is refused (400).
+`stored_body` gives the view the gunzipped body to store, which `inbound_handle` parses again without headers.
+
+HMAC-signed calls (§1.3): `Authorization: x-icims-v1-hmac-sha256 user=<hmac_user>,signedheaders=content-type;host;
+x-icims-content-sha256;x-icims-date,signature=<hex>`, with `x-icims-date` (`yyyymmddThhmmssZ`, UTC) and
+`x-icims-content-sha256` (hex sha256 of the body sent, of b"" without one); the signed headers are those iCIMS's own
+pushes sign (forum log in §4). The signature is hex HMAC-SHA256, keyed with `hmac_secret`, of
+`api_string_to_sign`: method, path, query string and the signed headers' `name:value` lines, joined by "\\n". The
+vendor's string to sign is not public [U]; this one, like AWS SigV4 that the header names echo, binds the method and
+the URL too, so that a captured signature cannot be replayed on another call. The fake verifies the same.
 
 Writes: `add_note` reads the workflow's `note_field`, returns at once when our marker `[loopwise:<key>]` is there,
 else PATCHes the field with the text and the marker appended (or replacing it, `note_mode`), then reads it back: a
@@ -52,11 +65,14 @@ status needs a field) is a permanent workflow error naming the field.
 Quota (§1.10): every answer's `x-ratelimit-limit`/`-remaining`/`-reset` are kept (`quota_remaining()`,
 `quota_limit()`, `quota_resets_at()`). A 429 with `x-ratelimit-remaining: 0`, or any call once the remaining count
 is known to be 0 before the reset, is `reason="quota_exhausted"`: transient (it ends at 00:00 UTC) with
-`retry_after` the seconds to the reset, scope "connection", component "auth"; it is not retried within the call
-(the quota would not come back) and makes no HTTP call while known to be spent. Other 429s and 5xx are retried.
+`retry_after` the seconds to the reset, scope "connection", component "quota" (its own health row, not "auth": the
+credentials are fine); it is not retried within the call (the quota would not come back) and makes no HTTP call while
+known to be spent, including when another worker saw it spent (the connection's stored `api_quota_*`; a health check
+asks anyway). Other 429s and 5xx are retried. `close()` hands the last reading to `integrations.ats.quota`, which
+keeps it on the saved connection and sets the "quota" component's health for the admin and the dashboard.
 
-Not done: outbound HMAC auth, the OAuth token endpoint Loopwise would serve to iCIMS for pushes, the Schema API,
-open/closed job filtering (the field is customer-specific), polling through Data Streaming.
+Not done: the Schema API, open/closed job filtering (the field is customer-specific), polling through Data
+Streaming.
 """
 
 from __future__ import annotations
@@ -68,6 +84,7 @@ import gzip
 import hashlib
 import hmac
 import json
+import logging
 import re
 import zlib
 from collections.abc import Callable, Mapping
@@ -79,6 +96,7 @@ import requests
 from integrations.ats.base import (
     OTHER,
     STAGE_CHANGE,
+    ApiQuota,
     AtsApplication,
     AtsCandidate,
     AtsJob,
@@ -95,9 +113,11 @@ from integrations.errors import ProviderError
 from integrations.http import DEFAULT_TIMEOUT, call_with_retries, transport_failure
 from scheduling import clock
 
-__all__ = ["IcimsAts", "classify", "hmac_authorization", "note_marker", "API_URL", "TOKEN_URL", "DATASTREAM_URL"]
+__all__ = ["IcimsAts", "classify", "hmac_authorization", "api_string_to_sign", "note_marker", "API_URL", "TOKEN_URL",
+           "DATASTREAM_URL"]
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 API_URL = "https://api.icims.com"
 TOKEN_URL = "https://login.icims.com/oauth/token"
 AUDIENCE = "https://api.icims.com/v1/"
@@ -112,7 +132,9 @@ PERSON_FIELDS = "firstname,lastname,email,phones"
 REQUIRED_PERSON_FIELDS = ("firstname", "lastname", "email")
 WORKFLOW_KEYS = ("baseprofile", "associatedprofile", "status")
 HMAC_SCHEME = "x-icims-v1-hmac-sha256"
+HMAC_DATE = "%Y%m%dT%H%M%SZ"
 NEEDED_SIGNED = ("x-icims-date", "x-icims-content-sha256")
+API_SIGNED = ("content-type", "host", "x-icims-content-sha256", "x-icims-date")  # what iCIMS's own pushes sign
 SAMPLES = 3
 READS = ("datastream", "search", "profile", "list")
 
@@ -120,6 +142,14 @@ READS = ("datastream", "search", "profile", "list")
 def note_marker(key: str) -> str:
     """The line after every text we write into the note field: finds it again before a retry."""
     return f"[loopwise:{key}]"
+
+
+def api_string_to_sign(method: str, path: str, query: str, headers: Mapping[str, str],
+                       signed: tuple[str, ...]) -> str:
+    """What an HMAC-signed API call signs (§1.3: iCIMS's own string to sign is not public; see the module
+    docstring): the method, the path, the query string as sent, then the signed headers' `name:value` lines."""
+    lines = [f"{name}:{(header(headers, name) or '').strip()}" for name in signed]
+    return "\n".join([method.upper(), path, query, *lines])
 
 
 def hmac_authorization(user: str, secret: str, headers: Mapping[str, str], signed: tuple[str, ...]) -> str:
@@ -182,7 +212,7 @@ def classify(failure: requests.Response | BaseException, *, component: str, what
     code = _error_code(resp)
     if status == 429 and resp.headers.get("x-ratelimit-remaining", "").strip() == "0":
         return ProviderError(f"iCIMS daily API quota exhausted until 00:00 UTC ({text})", permanent=False,
-                             scope="connection", status=status, reason="quota_exhausted", component="auth",
+                             scope="connection", status=status, reason="quota_exhausted", component="quota",
                              retry_after=_number(resp.headers.get("x-ratelimit-reset")))
     if status == 429 or status >= 500:
         return ProviderError(text, permanent=False, scope="request", status=status,
@@ -297,11 +327,41 @@ class IcimsAts(AtsProvider):
         self._access_token: str | None = None
         self._token_expires = dt.datetime.min.replace(tzinfo=dt.UTC)
         self._quota: dict[str, Any] = {"limit": None, "remaining": None, "resets_at": None}
+        self._quota_seen_at: dt.datetime | None = None
+        resets_at = getattr(connection, "api_quota_resets_at", None)
+        if getattr(connection, "api_quota_remaining", None) == 0 and resets_at and resets_at > clock.now():
+            # Spent, as another worker saw: no call until the reset (`_quota_spent`); a health check asks anyway.
+            self._quota.update(limit=connection.api_quota_limit, remaining=0, resets_at=resets_at)
 
     def close(self) -> None:
-        self._session.close()
+        """Keeps the last quota reading on the saved connection (`integrations.ats.quota`), then closes."""
+        try:
+            self._report_quota()
+        finally:
+            self._session.close()
+
+    def _report_quota(self) -> None:
+        quota = self.api_quota()
+        if quota is None or getattr(self.connection, "pk", None) is None:
+            return
+        from django.db import DatabaseError, transaction
+
+        from integrations.ats.quota import quota_record
+
+        try:
+            with transaction.atomic():  # a savepoint: a failure here leaves the caller's transaction usable
+                quota_record(connection=self.connection, quota=quota)
+        except DatabaseError as e:
+            logger.warning("iCIMS quota of connection #%s not recorded: %s", self.connection.pk, type(e).__name__)
 
     # ---- quota ----------------------------------------------------------------------------------------------
+
+    def api_quota(self) -> ApiQuota | None:
+        """See AtsProvider.api_quota: the rate-limit headers of the last answer this instance got."""
+        if self._quota_seen_at is None:
+            return None
+        return ApiQuota(limit=self._quota["limit"], remaining=self._quota["remaining"],
+                        resets_at=self._quota["resets_at"], seen_at=self._quota_seen_at)
 
     def quota_remaining(self) -> int | None:
         """Calls left today by the last `x-ratelimit-remaining` seen (None before any answer)."""
@@ -322,30 +382,59 @@ class IcimsAts(AtsProvider):
         if limit is not None:
             self._quota["limit"] = int(limit)
         if reset is not None:
-            self._quota["resets_at"] = clock.now() + dt.timedelta(seconds=reset)
+            # Whole seconds to a reset that falls on a minute (00:00 UTC): to the nearest minute, not 23:59:59.
+            moment = clock.now() + dt.timedelta(seconds=reset)
+            self._quota["resets_at"] = (moment + dt.timedelta(seconds=30)).replace(second=0, microsecond=0)
+        if remaining is not None or limit is not None:
+            self._quota_seen_at = clock.now()
 
     def _quota_spent(self, what: str) -> ProviderError | None:
         resets_at = self._quota["resets_at"]
         if self._quota["remaining"] != 0 or resets_at is None or clock.now() >= resets_at:
             return None
         return ProviderError(f"iCIMS daily API quota exhausted until {resets_at:%Y-%m-%d %H:%M} UTC; {what} not sent",
-                             permanent=False, scope="connection", reason="quota_exhausted", component="auth",
+                             permanent=False, scope="connection", reason="quota_exhausted", component="quota",
                              retry_after=(resets_at - clock.now()).total_seconds())
 
     # ---- plumbing -------------------------------------------------------------------------------------------
 
     def _auth_header(self, *, fresh: bool = False) -> str:
+        """The Authorization of a Basic or OAuth call; "" for HMAC, which signs each prepared request instead."""
         creds = self.credentials
         if not self.customer_id:
             raise ProviderError("iCIMS credentials need customer_id", permanent=True, scope="connection",
                                 reason="auth", component="auth")
         if creds.get("client_id"):
             return f"Bearer {self._token(fresh=fresh)}"
+        if creds.get("hmac_secret"):
+            if not str(creds.get("hmac_user") or creds.get("username") or ""):
+                raise ProviderError("iCIMS HMAC credentials need hmac_user (the integration user's name)",
+                                    permanent=True, scope="connection", reason="auth", component="auth")
+            return ""
         user, password = str(creds.get("username") or ""), str(creds.get("password") or "")
         if not (user and password):
-            raise ProviderError("iCIMS credentials need username and password, or client_id and client_secret",
-                                permanent=True, scope="connection", reason="auth", component="auth")
+            raise ProviderError("iCIMS credentials need username and password, hmac_user and hmac_secret, or "
+                                "client_id and client_secret", permanent=True, scope="connection", reason="auth",
+                                component="auth")
         return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def _sign(self, prepared: requests.PreparedRequest) -> None:
+        """Adds the `x-icims-v1-hmac-sha256` Authorization, `x-icims-date` and `x-icims-content-sha256` to a
+        prepared request (§1.3; the string to sign is `api_string_to_sign`, see the module docstring)."""
+        creds = self.credentials
+        body = prepared.body or b""
+        body = body.encode() if isinstance(body, str) else bytes(body)
+        parts = urlsplit(prepared.url)
+        prepared.headers["Host"] = parts.netloc
+        prepared.headers["x-icims-date"] = clock.now().astimezone(dt.UTC).strftime(HMAC_DATE)
+        prepared.headers["x-icims-content-sha256"] = hashlib.sha256(body).hexdigest()
+        prepared.headers.setdefault("Content-Type", "application/json")
+        canonical = api_string_to_sign(prepared.method or "GET", parts.path, parts.query, prepared.headers,
+                                       API_SIGNED)
+        digest = hmac.new(str(creds["hmac_secret"]).encode(), canonical.encode(), hashlib.sha256).hexdigest()
+        user = str(creds.get("hmac_user") or creds.get("username"))
+        prepared.headers["Authorization"] = (f"{HMAC_SCHEME} user={user},signedheaders={';'.join(API_SIGNED)},"
+                                             f"signature={digest}")
 
     def _token(self, *, fresh: bool = False) -> str:
         now = clock.now()
@@ -383,10 +472,19 @@ class IcimsAts(AtsProvider):
         if (spent := self._quota_spent(what)) is not None:
             raise spent
         auth = self._auth_header()
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:  # serialised here, so that an HMAC signs the very bytes sent
+            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
         try:
-            resp = self._session.request(method, url, params=params, json=body, timeout=self.timeout,
-                                         allow_redirects=False,
-                                         headers={"Authorization": auth, "Accept": "application/json"})
+            prepared = self._session.prepare_request(requests.Request(
+                method, url, params=params, data=data, headers={**headers, **({"Authorization": auth} if auth
+                                                                              else {})}))
+            if not auth:
+                self._sign(prepared)
+            resp = self._session.send(prepared, timeout=self.timeout, allow_redirects=False,
+                                      **self._session.merge_environment_settings(prepared.url, {}, None, None,
+                                                                                 None))
         except requests.RequestException as e:
             raise classify(e, component=component, what=what) from e
         self._note_quota(resp)
@@ -545,7 +643,29 @@ class IcimsAts(AtsProvider):
         if mode == "hmac":
             self._verify_hmac(headers, bytes(raw_body), value)
             return
-        raise WebhookRejected("no push credentials are configured for this connection (push_auth basic or hmac)")
+        if mode == "oauth":
+            self._verify_bearer(value)
+            return
+        raise WebhookRejected("no push credentials are configured for this connection (push_auth basic, hmac or "
+                              "oauth)")
+
+    def _verify_bearer(self, value: str) -> None:
+        """A token Loopwise's own token endpoint issued to this connection (`integrations.ats.push_tokens`); the
+        one check here that reads the database (the tokens are Loopwise's, not iCIMS's)."""
+        from integrations.ats.push_tokens import push_token_valid
+
+        creds = self.credentials
+        if not (creds.get("push_client_id") and creds.get("push_client_secret")):
+            raise WebhookRejected("push_auth is oauth but no push client (push_client_id/push_client_secret) is "
+                                  "configured")
+        if not value.lower().startswith("bearer ") or not value[7:].strip():
+            raise WebhookRejected("missing Bearer Authorization header (push_auth is oauth)")
+        if not push_token_valid(connection=self.connection, token=value[7:].strip()):
+            raise WebhookRejected("bearer token unknown, expired or issued to another connection")
+
+    def stored_body(self, raw_body: bytes, headers: Mapping[str, str]) -> bytes:
+        """See AtsProvider.stored_body: a gzipped push is kept decompressed."""
+        return _gunzip(bytes(raw_body), headers)
 
     def _verify_hmac(self, headers: Mapping[str, str], raw: bytes, value: str) -> None:
         creds = self.credentials
@@ -683,6 +803,8 @@ class IcimsAts(AtsProvider):
         title; a 404 for an id Search just gave is access denied), list (the status list is not empty and holds
         every configured `status_ids`), workflow (a sample workflow shows job, person and status; writes are never
         probed, so it is `ok=None` at best)."""
+        if self._quota_seen_at is None:
+            self._quota.update(remaining=None, resets_at=None)  # a spent quota seen elsewhere: ask iCIMS anyway
         auth = self._check_auth()
         results = {"auth": auth, "events": self._check_events()}
         if auth.ok is False:
@@ -725,10 +847,11 @@ class IcimsAts(AtsProvider):
         creds = self.credentials
         mode = str(creds.get("push_auth") or "").lower()
         configured = (mode == "basic" and creds.get("push_username") and creds.get("push_password")) or (
-            mode == "hmac" and creds.get("push_hmac_user") and creds.get("push_hmac_secret"))
+            mode == "hmac" and creds.get("push_hmac_user") and creds.get("push_hmac_secret")) or (
+            mode == "oauth" and creds.get("push_client_id") and creds.get("push_client_secret"))
         if not configured:
-            return ComponentHealth("events", False, "no push credentials (push_auth basic or hmac): pushes from "
-                                                    "iCIMS cannot be verified and are refused")
+            return ComponentHealth("events", False, "no push credentials (push_auth basic, hmac or oauth): pushes "
+                                                    "from iCIMS cannot be verified and are refused")
         return ComponentHealth("events", None, f"{mode} push credentials configured; iCIMS has no API to check the "
                                                "Event Notification setup, a quiet push is flagged by polling")
 

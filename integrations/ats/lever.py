@@ -3,14 +3,18 @@
 `LeverAts` implements `integrations.ats.base.AtsProvider` for one `AtsConnection`. Provider facts are in
 /work/shared/contracts/greenhouse-lever.md, section 2; the numbers below (§2.2...) point there.
 
-Credentials (`AtsConnection.credentials`): `{"api_key"}` or `{"access_token"}` (OAuth 2.0, a token obtained
-elsewhere: this adapter does not run the authorization-code flow nor refresh), `"perform_as"` (the Lever user id
+Credentials (`AtsConnection.credentials`): `{"api_key"}`; or an OAuth 2.0 client, `{"client_id", "client_secret"}`,
+signed in by a Lever super admin from the connection's page, which adds `access_token`, `refresh_token` and
+`access_token_expires_at` (`integrations.ats.lever_oauth`: the token is refreshed when it is about to expire or
+Lever answers 401, the rotated refresh token saved under a row lock, and a revoked grant is a permanent "auth" error
+whose fix, `fix_link`, is that sign-in); or a bare `{"access_token"}` obtained elsewhere (used as is, never
+refreshed). `"perform_as"` (the Lever user id
 writes are attributed to, §2.1; required with an API key, since the key itself is nobody), and the webhook signature
 tokens: `"signature_tokens": {"candidateStageChange": "...", ...}` (one per event type, the safe reading of §3 #9),
 or `"webhook_secret"`, used for any event without its own token (the account-wide reading).
 
 Auth (§2.1): an API key is HTTP Basic with the key as username and an empty password; an OAuth token is
-`Authorization: Bearer`. There is no token endpoint to call, so "auth" is proven by a cheap read.
+`Authorization: Bearer`. "auth" is proven by a cheap read (which refreshes an OAuth token first when it must).
 
 Transport: one `requests.Session` per instance, `allow_redirects=False`. Each call runs inside
 `integrations.http.call_with_retries`: 429, 5xx, timeouts and connection errors are retried through the shared
@@ -71,6 +75,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from integrations.ats import lever_oauth
 from integrations.ats.base import (
     OTHER,
     PING,
@@ -89,6 +94,7 @@ from integrations.ats.base import (
 from integrations.errors import ProviderError
 from integrations.http import DEFAULT_TIMEOUT, call_with_retries, transport_failure
 from scheduling import clock
+from scheduling.fields import SecretUnreadable
 
 __all__ = ["LeverAts", "classify", "signature_for", "note_marker", "API_URL", "FRESHNESS"]
 
@@ -230,13 +236,19 @@ class LeverAts(AtsProvider):
 
     # ---- plumbing -------------------------------------------------------------------------------------------
 
-    def _auth(self) -> dict:
+    def _auth(self, *, stale: str | None = None) -> dict:
+        """How to authenticate the next call; with an OAuth client, a fresh access token (refreshed when missing,
+        about to expire, or `stale`: the one Lever just refused)."""
         creds = self.credentials
         if key := str(creds.get("api_key") or ""):
             return {"auth": (key, "")}
+        if lever_oauth.uses_refresh(creds):
+            creds = lever_oauth.token_refresh(self.connection, stale=stale, session=self._session,
+                                              timeout=self.timeout)
         if token := str(creds.get("access_token") or ""):
             return {"headers": {"Authorization": f"Bearer {token}"}}
-        raise ProviderError("Lever credentials need an api_key or an access_token", permanent=True,
+        raise ProviderError("Lever credentials need an api_key, an access_token, or an OAuth client (client_id and "
+                            "client_secret) signed in from the connection's page", permanent=True,
                             scope="connection", reason="auth", component="auth")
 
     def _perform_as(self) -> str:
@@ -244,16 +256,23 @@ class LeverAts(AtsProvider):
 
     def _send(self, method: str, path: str, *, component: str, params: Any = None,
               body: dict | None = None) -> requests.Response:
-        """One call; a non-2xx answer or a transport failure comes out classified."""
+        """One call; a non-2xx answer or a transport failure comes out classified. With an OAuth client, a 401 makes
+        one refresh and one more try (the token may have expired or been dropped early)."""
         auth = self._auth()
         what = f"{method} {urlsplit(path).path}"
-        try:
-            resp = self._session.request(method, self.base_url + path, params=params, json=body,
-                                         timeout=self.timeout, allow_redirects=False,
-                                         auth=auth.get("auth"),
-                                         headers={"Accept": "application/json", **auth.get("headers", {})})
-        except requests.RequestException as e:
-            raise classify(e, component=component, what=what) from e
+        for retry in (False, True):
+            try:
+                resp = self._session.request(method, self.base_url + path, params=params, json=body,
+                                             timeout=self.timeout, allow_redirects=False,
+                                             auth=auth.get("auth"),
+                                             headers={"Accept": "application/json", **auth.get("headers", {})})
+            except requests.RequestException as e:
+                raise classify(e, component=component, what=what) from e
+            if resp.status_code == 401 and not retry and lever_oauth.uses_refresh(self.credentials):
+                refused = auth.get("headers", {}).get("Authorization", "")[7:]
+                auth = self._auth(stale=refused)
+                continue
+            break
         if not 200 <= resp.status_code < 300:
             raise classify(resp, component=component, what=what)
         return resp
@@ -478,6 +497,17 @@ class LeverAts(AtsProvider):
         call_with_retries(attempt, attempts=self.attempts, what="lever PUT stage")
 
     # ---- health ---------------------------------------------------------------------------------------------
+
+    @classmethod
+    def fix_link(cls, connection, component: str) -> tuple[str, str] | None:
+        """See AtsProvider.fix_link: an OAuth connection's "auth" is fixed by signing in to Lever again."""
+        if component != "auth" or getattr(connection, "pk", None) is None:
+            return None
+        try:
+            oauth = lever_oauth.uses_refresh(connection.credentials or {})
+        except SecretUnreadable:
+            return None
+        return ("Sign in to Lever again (a Lever super admin)", lever_oauth.fix_path(connection)) if oauth else None
 
     def check_components(self) -> list[ComponentHealth]:
         """See AtsProvider.check_components and the module docstring."""

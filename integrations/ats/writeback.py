@@ -1,6 +1,10 @@
 """From Loopwise back into the ATS: a note with the schedule, and a move to the plan's next stage, through the
 outbox (`scheduling.work`), for applications that came from an ATS connection.
 
+What each provider gets (a note or its nearest equivalent, and a stage move) is its row of the write-back matrix,
+`integrations.ats.matrix`: an event queues the outbox kinds of the connection's row (`Row.kinds_on`), and the
+handlers name what they wrote in the row's words (an iCIMS "configured field", a Jobvite "appended comment").
+
 Enqueued inside the booking's transaction (`scheduling.booking`): booked, rescheduled and cancelled each add a
 note; a first booking also moves the application when the plan has a `next_stage`. The two are separate outbox
 items, so a worker killed between them loses neither, and each is written once:
@@ -17,6 +21,9 @@ A booked note waits for the video link as the candidate's confirmation does (`no
 it can carry it; if the calendar write has not produced one by then, the note says the link follows in the
 calendar invitation.
 
+Each write's HTTP calls wait at most `settings.ATS_WRITE_TIMEOUT_SECONDS` (default: the adapters' own, 15 s;
+tests lower it to stage a write that times out after the provider applied it).
+
 Failures: transient ones are raised (the outbox retries with backoff, up to the item's `max_attempts`, then it
 is dead); permanent ones mark the component's health and raise PermanentError (dead at once, and the coordinator
 is told). A connection switched off in the meantime skips the write, and says so.
@@ -29,9 +36,13 @@ import zoneinfo
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.conf import settings
+
 from integrations.ats import health
-from integrations.ats.base import component_names, provider_for
+from integrations.ats.base import AtsProvider, component_names, provider_for
+from integrations.ats.matrix import MOVE, NOTE, row_for, write_for
 from integrations.errors import ProviderError
+from integrations.http import DEFAULT_TIMEOUT
 from integrations.models import AtsConnection
 from scheduling.candidate_mail import candidate_zone
 from scheduling.errors import PermanentError
@@ -49,8 +60,6 @@ __all__ = ["NOTE", "MOVE", "WHATS", "note_key", "move_key", "ats_writeback_enque
            "move_stage"]
 
 T = TypeVar("T")
-NOTE = "ats.add_note"
-MOVE = "ats.move_stage"
 WHATS = ("booked", "rescheduled", "cancelled")
 
 
@@ -73,19 +82,25 @@ def ats_writeback_enqueue(*, interview: ScheduledInterview, what: str, not_befor
     link). Returns the items queued (or found already queued)."""
     if what not in WHATS:
         raise ValueError(f"what: {what!r} is not one of {WHATS}")
-    request = SchedulingRequest.objects.select_related("application", "plan").get(pk=interview.request_id)
+    request = (SchedulingRequest.objects.select_related("application__ats_connection", "plan")
+               .get(pk=interview.request_id))
     application = request.application
     if application.ats_connection_id is None or not application.external_id:
         return []
+    row = row_for(application.ats_connection.provider)
+    kinds = row.kinds_on(what) if row else ()
     target = f"ats:{application.ats_connection_id}"
     ids = {"interview_id": interview.pk, "request_id": request.pk, "application_id": application.pk,
            "connection_id": application.ats_connection_id}
-    note = outbox_enqueue(kind=NOTE, key=note_key(interview, what), target=target, payload={**ids, "what": what})
-    if not_before is not None and what != "cancelled":
-        OutboxItem.objects.filter(pk=note.pk, attempts=0).update(next_attempt_at=not_before)
-    items = [note]
+    items = []
+    if NOTE in kinds:
+        note = outbox_enqueue(kind=NOTE, key=note_key(interview, what), target=target,
+                              payload={**ids, "what": what})
+        if not_before is not None and what != "cancelled":
+            OutboxItem.objects.filter(pk=note.pk, attempts=0).update(next_attempt_at=not_before)
+        items.append(note)
     plan = request.plan
-    if what == "booked" and plan.stage_id and plan.next_stage_id and plan.next_stage_id != plan.stage_id:
+    if MOVE in kinds and plan.stage_id and plan.next_stage_id and plan.next_stage_id != plan.stage_id:
         items.append(outbox_enqueue(kind=MOVE, key=move_key(interview), target=target,
                                     payload={**ids, "from_stage_id": plan.stage_id, "to_stage_id": plan.next_stage_id}))
     return items
@@ -159,6 +174,10 @@ def _interview(item: OutboxItem) -> ScheduledInterview:
     return interview
 
 
+def _provider(connection: AtsConnection) -> AtsProvider:
+    return provider_for(connection, timeout=float(getattr(settings, "ATS_WRITE_TIMEOUT_SECONDS", DEFAULT_TIMEOUT)))
+
+
 def _call(connection: AtsConnection, fn: Callable[[], T], *, what: str) -> T:
     try:
         result = fn()
@@ -182,10 +201,13 @@ def add_note(item: OutboxItem) -> str:
         raise PermanentError(f"outbox #{item.pk}: application #{application.pk} is not from an ATS")
     if not connection.active:
         return f"skipped: ATS connection #{connection.pk} is not active"
+    if (write := write_for(connection.provider, item.kind)) is None:
+        return f"skipped: {connection.provider} gets no {item.kind} (see the write-back matrix)"
     text = note_text(interview, item.payload.get("what", "booked"))
-    with provider_for(connection) as ats:
-        note_id = _call(connection, lambda: ats.add_note(application.external_id, text, key=item.key), what="note")
-    return f"note {note_id} on application {application.external_id}"
+    with _provider(connection) as ats:
+        note_id = _call(connection, lambda: ats.add_note(application.external_id, text, key=item.key),
+                        what=write.short)
+    return f"{write.short} {note_id} on application {application.external_id}"
 
 
 def move_stage(item: OutboxItem) -> str:
@@ -199,13 +221,15 @@ def move_stage(item: OutboxItem) -> str:
         raise PermanentError(f"outbox #{item.pk}: application #{application.pk} is not from an ATS")
     if not connection.active:
         return f"skipped: ATS connection #{connection.pk} is not active"
+    if (write := write_for(connection.provider, item.kind)) is None:
+        return f"skipped: {connection.provider} gets no {item.kind} (see the write-back matrix)"
     if request.state != SchedulingRequest.State.BOOKED:
         return f"skipped: request #{request.pk} is {request.state}, not booked"
     stages = AtsStage.objects.in_bulk([item.payload.get("from_stage_id"), item.payload.get("to_stage_id")])
     source, target = stages.get(item.payload.get("from_stage_id")), stages.get(item.payload.get("to_stage_id"))
     if source is None or target is None or not source.external_id or not target.external_id:
         raise PermanentError(f"outbox #{item.pk}: the stages to move between are gone or have no ATS id")
-    with provider_for(connection) as ats:
+    with _provider(connection) as ats:
         _call(connection, lambda: ats.move_stage(application.external_id, from_stage_external_id=source.external_id,
-                                                 to_stage_external_id=target.external_id), what="stage move")
-    return f"application {application.external_id} moved to stage {target.external_id}"
+                                                 to_stage_external_id=target.external_id), what=write.short)
+    return f"application {application.external_id} moved to stage {target.external_id} ({write.short})"

@@ -19,6 +19,7 @@ FAKES = {  # name -> dotted path of the fake's class, imported on first use
     "microsoft": "integrations.fakes.microsoft.MicrosoftFake",
     "icims": "integrations.fakes.icims.IcimsFake",
     "lever": "integrations.fakes.lever.LeverFake",
+    "jobvite": "integrations.fakes.jobvite.JobviteFake",
 }
 
 

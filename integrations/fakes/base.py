@@ -60,6 +60,7 @@ class Request:
     headers: Message             # case-insensitive
     body: bytes
     params: dict[str, str] = field(default_factory=dict)  # the route's named groups, percent-decoded
+    raw_query: str = ""          # the query string as sent (for signatures over the request line)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         return self.query.get(name, [default])[0]
@@ -321,7 +322,8 @@ class FakeServer:
     def _handle(self, h: _Handler) -> None:
         split = urlsplit(h.path)
         body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
-        req = Request(h.command, split.path, parse_qs(split.query, keep_blank_values=True), h.headers, body)
+        req = Request(h.command, split.path, parse_qs(split.query, keep_blank_values=True), h.headers, body,
+                      raw_query=split.query)
         if req.path.startswith("/_fake/"):
             return self._write(h, req, self._control(req))
         fault = self.fault_active(GENERIC_KINDS, req=req) if self.http_faults else None

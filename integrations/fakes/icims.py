@@ -13,7 +13,10 @@ runs unchanged with only its base URL pointed here (contracts/icims-jobvite.md s
     fake.stage_change(5501, "C2010")  # moves it and POSTs the gzip'd WorkFlowStatusChangeEvent to webhook_url
 
 Paths (customer id `settings.customer_id`, "1234" by default; another id answers 404 code 2). Auth on every API
-call: Basic (a seeded API user) or `Bearer <token>` from `POST /oauth/token` (form `grant_type=client_credentials`,
+call: Basic (a seeded API user with a password), HMAC (a seeded API user with an `hmac_secret`: `Authorization:
+x-icims-v1-hmac-sha256 user=..,signedheaders=..,signature=<hex>` over `icims_wire.api_string_to_sign`, with
+`x-icims-date` within 5 minutes and `x-icims-content-sha256` the body's hash among the signed headers), or
+`Bearer <token>` from `POST /oauth/token` (form `grant_type=client_credentials`,
 `client_id`, `client_secret`, `audience`; answers `{"access_token", "token_type": "Bearer", "expires_in"}`; a bad
 client is 401 `{"error": "access_denied", "error_description": ...}`). Wrong credentials answer 401
 `{"errors": [{"errorMessage": "Invalid Username or Password credentials provided.", "errorCode": 6}]}`.
@@ -50,15 +53,20 @@ status is a trigger (`push.triggers`, default every status) and events are not d
 `Content-Encoding: gzip` (`settings.push_gzip`, default true) and the push auth: `push.auth` "basic" (username,
 password), "hmac" (user, secret: `Authorization: x-icims-v1-hmac-sha256 user=..,signedheaders=x-icims-date;
 x-icims-content-sha256;content-type,signature=<hex>`, `x-icims-date: yyyymmddThhmmssZ`, and
-`x-icims-content-sha256` = hex sha256 of the body as sent, i.e. gzipped) or "none". Each attempt is kept in
-`deliveries` (`{n, application_id, status, headers, body_b64}`); `POST /_fake/redeliver` `{"last": k}` sends the
-last k again, byte for byte (iCIMS's duplicates). The receiver has `settings.push_timeout` (30 s) to answer.
+`x-icims-content-sha256` = hex sha256 of the body as sent, i.e. gzipped), "oauth" (`token_url`, `client_id`,
+`client_secret`, `client_auth` "basic" (default) or "form": before a push, the fake POSTs `grant_type=
+client_credentials` to the receiver's token URL, keeps the `access_token` until `expires_in` runs out, and pushes
+with `Authorization: Bearer <token>`; no token, no push) or "none". Each attempt is kept in `deliveries` (`{n,
+application_id, status, token_status, headers, body_b64}`; `push_token_fetches` counts token calls); `POST
+/_fake/redeliver` `{"last": k}` sends the last k again, byte for byte (iCIMS's duplicates; under oauth with the
+current token). The receiver has `settings.push_timeout` (30 s) to answer.
 
 Seed (adds; the same id again replaces; ids are assigned when left out and returned in `ids`):
 
-    {"customer_id"?, "api_users": [{"username", "password", "hidden_fields"? ([...])}],
+    {"customer_id"?, "api_users": [{"username", "password" (or "hmac_secret"), "hidden_fields"? ([...])}],
      "clients": [{"client_id", "client_secret"}],
-     "push": {"auth": "basic"|"hmac"|"none", "username"?, "password"?, "user"?, "secret"?, "triggers"?},
+     "push": {"auth": "basic"|"hmac"|"oauth"|"none", "username"?, "password"?, "user"?, "secret"?, "token_url"?,
+              "client_id"?, "client_secret"?, "client_auth"?, "triggers"?},
      "statuses": [{"id", "value", "requires"? ([field ids])}]   # replaces the whole status list
      "workflow_fields": ["field50001", ...],                    # custom workflow fields PATCH may write
      "jobs": [{"id"?, "jobtitle"}], "people": [{"id"?, "firstname", "lastname", "email"?, "phone"?}],
@@ -83,8 +91,10 @@ Departures from the real service, and why:
   HTTP/1.1 is enforced by the shared base; HSTS and the 505 answer are not modelled.
 - Workflow statuses are a List API list here; iCIMS configures them per customer outside the public lists
   (§1.9, [U]). The list node JSON and the List API's paging (`page`) are guesses (§1.9 [U]).
-- The HMAC string to sign is not public (§1.3): the fake signs `name:value` lines of the signed headers; outbound
-  calls to the fake accept Basic and Bearer only (no HMAC on API calls). OAuth on pushes is not modelled.
+- The HMAC string to sign is not public (§1.3): a push signs the `name:value` lines of its signed headers; an API
+  call signs its method, path and query string before those lines (the adapter's reading, §1.3 [U]). How iCIMS
+  authenticates its client at a receiver's token URL is not public either: Basic by default (RFC 6749's
+  preference), form fields by switch.
 - The Data Streaming event shape is unknown (§1.5): the fake's events repeat the push's fields plus `eventId` and
   `timestamp` (ISO 8601). Data Streaming accepts the same auth as the API (the real one wants OAuth).
 - A PATCH through the API sends no push (iCIMS fires Event Notifications on user actions; [U]).
@@ -101,10 +111,13 @@ from typing import Any
 
 from integrations.fakes.base import Abort, FakeServer, Fault, Request, Response
 from integrations.fakes.icims_wire import (
+    HMAC_SCHEME,
     access_denied,
+    api_hmac_user,
     bad_credentials,
     basic_credentials,
     error,
+    fetch_push_token,
     gzip_body,
     icims_time,
     list_value,
@@ -124,6 +137,7 @@ DEFAULT_SETTINGS = {"customer_id": "1234", "daily_limit": 10_000, "search_limit"
 OTHER_LISTS = {"lists.sources": [{"id": "D10200", "value": "Career Site"}, {"id": "D10201", "value": "Referral"}],
                "lists.notes.rejection": [{"id": "D10300", "value": "Not qualified"}]}
 SILENT = {"profile": ("email", "phones"), "workflow": ("associatedprofile",)}
+OAUTH_PUSH_KEYS = ("token_url", "client_id", "client_secret")
 SEED_KEYS = {"customer_id", "api_users", "clients", "push", "statuses", "workflow_fields", "jobs", "people",
              "workflows", "datastream", "webhook_url", "settings"}
 CID = r"/customers/(?P<cid>[^/]+)"
@@ -159,7 +173,8 @@ class IcimsFake(FakeServer):
                 "field_writes": [], "deliveries": [], "datastream": {"licensed": True, "subscriptions": ["loopwise"],
                                                                      "events": []},
                 "settings": dict(DEFAULT_SETTINGS), "quota": {"day": "", "used": 0},
-                "next_ids": {"jobs": 1001, "people": 2001, "workflows": 5001}}
+                "next_ids": {"jobs": 1001, "people": 2001, "workflows": 5001}, "push_token": None,
+                "push_token_fetches": 0}
 
     def state_json(self) -> Any:
         state = super().state_json()
@@ -183,17 +198,23 @@ class IcimsFake(FakeServer):
             s["settings"]["customer_id"] = str(data["customer_id"])
         for item in data.get("api_users", []):
             s["api_users"][_text(item, "username", "api_users")] = {
-                "username": item["username"], "password": _text(item, "password", "api_users"),
-                "hidden_fields": list(item.get("hidden_fields", []))}
+                "username": item["username"],
+                "password": (item.get("password") or "") if item.get("hmac_secret") else _text(item, "password",
+                                                                                                 "api_users"),
+                "hmac_secret": item.get("hmac_secret") or "", "hidden_fields": list(item.get("hidden_fields", []))}
         for item in data.get("clients", []):
             s["clients"][_text(item, "client_id", "clients")] = {"client_id": item["client_id"],
                                                                  "client_secret": _text(item, "client_secret",
                                                                                         "clients")}
         if "push" in data:
             if not isinstance(data["push"], dict) or data["push"].get("auth", "basic") not in ("basic", "hmac",
-                                                                                                 "none"):
-                raise Abort(400, "push.auth must be basic, hmac or none", field="push")
+                                                                                                 "oauth", "none"):
+                raise Abort(400, "push.auth must be basic, hmac, oauth or none", field="push")
+            if data["push"].get("auth") == "oauth" and not all(isinstance(data["push"].get(k), str) and
+                                                               data["push"][k] for k in OAUTH_PUSH_KEYS):
+                raise Abort(400, f"push.auth oauth needs {', '.join(OAUTH_PUSH_KEYS)}", field="push")
             s["push"] = {"auth": "basic", "triggers": None, **data["push"]}
+            s["push_token"] = None
         if "statuses" in data:
             s["statuses"] = [{"id": _text(x, "id", "statuses"), "value": _text(x, "value", "statuses"),
                               "requires": list(x.get("requires", []))} for x in data["statuses"]]
@@ -288,9 +309,15 @@ class IcimsFake(FakeServer):
             if token and datetime.fromisoformat(token["expires"]) > now():
                 return {"username": token["client_id"], "hidden_fields": []}
             raise bad_credentials()
+        if value.lower().startswith(HMAC_SCHEME):
+            keys = {u["username"]: u["hmac_secret"] for u in self.store["api_users"].values() if u["hmac_secret"]}
+            name = api_hmac_user(req.method, req.path, req.raw_query, req.headers, req.body, keys, now())
+            if name is None:
+                raise bad_credentials()
+            return self.store["api_users"][name]
         pair = basic_credentials(value)
         user = self.store["api_users"].get(pair[0]) if pair else None
-        if user is None or not secrets.compare_digest(user["password"], pair[1]):
+        if user is None or not user["password"] or not secrets.compare_digest(user["password"], pair[1]):
             raise bad_credentials()
         return user
 
@@ -544,12 +571,40 @@ class IcimsFake(FakeServer):
                 "body_b64": base64.b64encode(body).decode()}
 
     def _send(self, delivery: dict[str, Any], timeout: float) -> dict[str, Any]:
-        status = post_raw(delivery["url"], base64.b64decode(delivery["body_b64"]), delivery["headers"],
-                          timeout=timeout)
+        headers, token_status = dict(delivery["headers"]), None
+        with self.lock:
+            push = dict(self.store["push"])
+        if push.get("auth") == "oauth":
+            token, token_status = self._push_token(push, timeout)
+            if token is not None:
+                headers["Authorization"] = f"Bearer {token}"
+        status = None
+        if push.get("auth") != "oauth" or "Authorization" in headers:  # no token: iCIMS cannot push
+            status = post_raw(delivery["url"], base64.b64decode(delivery["body_b64"]), headers, timeout=timeout)
         with self.lock:
             record = {**delivery, "n": len(self.store["deliveries"]) + 1, "status": status}
+            if push.get("auth") == "oauth":
+                record["token_status"] = token_status
             self.store["deliveries"].append(record)
-        return {"n": record["n"], "status": status}
+        return {k: record[k] for k in ("n", "status", "token_status") if k in record}
+
+    def _push_token(self, push: dict[str, Any], timeout: float) -> tuple[str | None, int | None]:
+        """The receiver's bearer token, fetched from its token URL when there is none or it is about to expire
+        (iCIMS honours `expires_in`); (token or None, the token call's status or None when the cache served)."""
+        with self.lock:
+            cached = self.store.get("push_token")
+        if cached and datetime.fromisoformat(cached["expires"]) > now() + timedelta(seconds=10):
+            return cached["token"], None
+        status, answer = fetch_push_token(push["token_url"], push["client_id"], push["client_secret"],
+                                          client_auth=push.get("client_auth", "basic"), timeout=timeout)
+        token, lifetime = answer.get("access_token"), answer.get("expires_in")
+        if status != 200 or not isinstance(token, str) or answer.get("token_type", "").lower() != "bearer":
+            return None, status
+        seconds = lifetime if isinstance(lifetime, int) and lifetime > 0 else 0
+        with self.lock:
+            self.store["push_token"] = {"token": token, "expires": (now() + timedelta(seconds=seconds)).isoformat()}
+            self.store["push_token_fetches"] += 1
+        return token, status
 
     def _control(self, req: Request) -> Response:
         if (req.method, req.path.rstrip("/")) != ("POST", "/_fake/redeliver"):

@@ -9,10 +9,11 @@ import gzip
 import hashlib
 import hmac
 import http.client
+import json
 import ssl
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 from integrations.fakes.base import Abort
 
@@ -108,6 +109,76 @@ def hmac_authorization(user: str, secret: str, headers: dict[str, str],
     canonical = "\n".join(f"{name}:{lower.get(name, '').strip()}" for name in signed)
     digest = hmac.new(secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()
     return f"{HMAC_SCHEME} user={user},signedheaders={';'.join(signed)},signature={digest}"
+
+
+API_SIGNED = ("content-type", "host", "x-icims-content-sha256", "x-icims-date")
+API_MAX_SKEW = timedelta(minutes=5)
+
+
+def api_string_to_sign(method: str, path: str, query: str, headers: Any, signed: tuple[str, ...]) -> str:
+    """What an HMAC-signed API call signs here (the vendor's string is not public, contract §1.3): the method, the
+    path, the raw query string, then the signed headers' lower-case `name:value` lines, joined by "\\n"."""
+    lines = [f"{name}:{(headers.get(name) or '').strip()}" for name in signed]
+    return "\n".join([method.upper(), path, query, *lines])
+
+
+def api_hmac_user(method: str, path: str, query: str, headers: Any, body: bytes, secrets_by_user: dict[str, str],
+                  moment: datetime) -> str | None:
+    """The API user whose `x-icims-v1-hmac-sha256` Authorization signs this call, or None: the user must have an
+    HMAC secret, the signed headers must include x-icims-date (within 5 minutes) and x-icims-content-sha256 (the
+    body's hash), and the signature must match."""
+    value = (headers.get("Authorization") or "").strip()
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() != HMAC_SCHEME:
+        return None
+    parts = dict(p.strip().partition("=")[::2] for p in rest.split(",") if "=" in p)
+    user, signed = parts.get("user", ""), tuple(h for h in parts.get("signedheaders", "").split(";") if h)
+    secret = secrets_by_user.get(user)
+    if not secret or not {"x-icims-date", "x-icims-content-sha256"} <= set(signed):
+        return None
+    if (headers.get("x-icims-content-sha256") or "").strip().lower() != hashlib.sha256(body).hexdigest():
+        return None
+    try:
+        sent = datetime.strptime((headers.get("x-icims-date") or "").strip(), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    if abs(moment - sent) > API_MAX_SKEW:
+        return None
+    expected = hmac.new(secret.encode(), api_string_to_sign(method, path, query, headers, signed).encode(),
+                        hashlib.sha256).hexdigest()
+    return user if hmac.compare_digest(parts.get("signature", "").strip().lower(), expected) else None
+
+
+def fetch_push_token(url: str, client_id: str, client_secret: str, *, client_auth: str,
+                     timeout: float) -> tuple[int | None, dict[str, Any]]:
+    """iCIMS calling the receiver's OAuth client-credentials token URL before a push (§1.4): the status and the
+    JSON answer ({} when there is none). The client authenticates by Basic (RFC 6749 §2.3.1) or by form fields."""
+    form = {"grant_type": "client_credentials"}
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    if client_auth == "form":
+        form.update(client_id=client_id, client_secret=client_secret)
+    else:
+        pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    parts = urlsplit(url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    kwargs = {"context": ssl._create_unverified_context()} if parts.scheme == "https" else {}
+    conn = cls(parts.hostname or "", parts.port, timeout=timeout, **kwargs)
+    try:
+        body = urlencode(form).encode()
+        conn.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body=body,
+                     headers={**headers, "Content-Length": str(len(body))})
+        answer = conn.getresponse()
+        raw = answer.read()
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            data = {}
+        return answer.status, data if isinstance(data, dict) else {}
+    except (OSError, http.client.HTTPException, ValueError):
+        return None, {}
+    finally:
+        conn.close()
 
 
 def push_headers(body: bytes, *, auth: dict[str, Any], links: list[dict[str, str]], gzipped: bool,

@@ -21,13 +21,23 @@ contract's disputed field); PUT `opportunities/{id}/stage?perform_as=` (`{"stage
 `webhooks/{id}` (a registered hook answers `configuration.signatureToken`).
 
 Auth: `Authorization: Basic base64(<api key>:)` (the key is the username, the password empty) for a seeded key, or
-`Authorization: Bearer <token>` for a seeded OAuth token. Either acts as its `user_id`; `perform_as` (a user id)
-overrides it on writes, and an unknown or deactivated `perform_as` is a 400. Keys carry scopes
+`Authorization: Bearer <token>` for a seeded or issued OAuth token (an issued one expires after
+`settings.oauth_token_lifetime` seconds: 401 "The access token has expired"). Either acts as its `user_id`;
+`perform_as` (a user id) overrides it on writes, and an unknown or deactivated `perform_as` is a 400. Keys carry scopes
 (`<resource>:<read|write>:admin`, a write scope includes read; default all of SCOPES): a missing one is a 403.
 
 Pagination: `limit` 1-100 (default 100; over 100 is a 400); lists answer `{"data": [...], "hasNext": bool,
 "next": "<offset token>"}` and take the token back as `offset`. The token is opaque and tied to the query's other
 parameters: any change answers 400 "Invalid offset token". Opportunities are ordered by (createdAt, id).
+
+OAuth (§2.1), for seeded `oauth_clients`: `GET /authorize` (`client_id`, `redirect_uri`, `response_type=code`,
+`state`, `audience` ending in `/v1/`, `scope`) approves at once and redirects (302) to `redirect_uri` with `code`
+and `state`; `POST /oauth/token` (form or JSON, the client by `client_id`/`client_secret`) takes `grant_type`
+authorization_code (`code`, `redirect_uri`) or refresh_token and answers `{"access_token", "token_type": "Bearer",
+"expires_in", "scope", "refresh_token"?}` (a refresh token with `offline_access`). Refresh tokens rotate: each works
+once, and using one a second time revokes its whole grant, access tokens included (Auth0's reuse detection). Errors
+are Auth0's: 401 `{"error": "invalid_client"}`, 403 `{"error": "invalid_grant", "error_description": "Unknown or
+invalid refresh token."}`. Every token call is kept in `token_calls` (`{grant_type, client_id, at}`).
 
 Rate limit: a token bucket per key or token, `settings.rate_per_second` (10) sustained, `settings.rate_burst` (20);
 going over answers 429 `{"code": "TooManyRequests", ...}`, without `Retry-After` unless `settings.retry_after` is
@@ -52,6 +62,7 @@ Seed (adds; ids are UUIDs, assigned when left out, and answered: `{"seeded": tru
 
     {"users": [{"id"?, "name", "email"?, "deactivatedAt"?}],
      "api_keys": [{"key", "user_id"? (the first user), "scopes"?}], "oauth_tokens": [{"token", "user_id"?}],
+     "oauth_clients": [{"client_id", "client_secret", "user_id"? (the first user)}],
      "stages": [{"id"?, "text"}]   # replaces the account's stages (default New Applicant, Phone Screen,
                                    # On-site Interview, Offer); a stage in use cannot be dropped
      "postings": [{"id"?, "text", "state"? ("published")}],
@@ -61,20 +72,22 @@ Seed (adds; ids are UUIDs, assigned when left out, and answered: `{"seeded": tru
      "webhook_url"?, "signature_tokens"?, "webhooks_enabled"?,
      "settings"? {"rate_per_second": 10, "rate_burst": 20, "retry_after": false, "webhook_retry_delays": [60, 300,
                   900, 3600, 14400], "webhook_on_api_move": true, "webhook_timeout": 10, "note_id_field":
-                  "noteId", "signature_scheme": "token_triggered_at"}}
+                  "noteId", "signature_scheme": "token_triggered_at", "oauth_token_lifetime": 3600}}
 
-`GET /_fake/state`: users, api_keys, stages, postings, contacts, opportunities, applications, notes, moves (`{n,
+`GET /_fake/state`: users, api_keys, oauth_tokens, oauth_clients, refresh_tokens (`{token, client_id, user_id, grant,
+used, revoked}`), token_calls, stages, postings, contacts, opportunities, applications, notes, moves (`{n,
 opportunity, from_stage, to_stage, user, source: api|stage_change, at}`), deliveries (`{n, event, opportunity,
 url, body, status, attempts, redelivery_of}`), webhooks, settings.
 
 Faults (`target`: a path prefix, an API key or token, or the acting user id): `bad_credentials` (every key is
-refused: 401), `revoke` (the key or token is revoked: 401 while the fault lasts), `expire_token` (a Bearer token
+refused: 401; the token endpoint answers invalid_client), `revoke` (the key or token is revoked: 401 while the fault
+lasts; a refresh token of that user, client or value is revoked for good: invalid_grant), `expire_token` (a Bearer token
 answers 401 once and is forgotten), `throttle` (429; `Retry-After` when the fault gives `retry_after`), `error`,
 `slow`, `timeout` (applied, then the answer is held: a note IS written), `drop` (nothing applied).
 
 Departures from the real service, and why:
-- One plain-http host; no TLS (Lever refuses http). The OAuth authorize and token endpoints are not served:
-  tokens are seeded (the adapter's OAuth support reads a stored access token).
+- One plain-http host; no TLS (Lever refuses http). The OAuth authorize and token endpoints (auth.lever.co) are
+  served on the same host; the authorize page asks nobody and approves at once.
 - The signature scheme (§3 #9) is the one several independent clients use; token per event type. The connection
   test delivery's event name is not documented: the fake sends the subscription's event with empty `data`.
 - Retry intervals are invented (the contract has only "up to 5 times at increasing intervals").
@@ -93,6 +106,7 @@ import threading
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from integrations.fakes.base import Abort, FakeServer, Fault, Request, Response
 from integrations.fakes.greenhouse_wire import post_raw
@@ -116,10 +130,10 @@ STAGE_CHANGE = "candidateStageChange"
 EVENTS = ("applicationCreated", "candidateStageChange", "candidateArchiveChange", "candidateHired",
           "candidateDeleted", "interviewCreated", "interviewUpdated", "interviewDeleted", "contactCreated",
           "contactUpdated")
-DEFAULT_SETTINGS = {"rate_per_second": 10, "rate_burst": 20, "retry_after": False,
+DEFAULT_SETTINGS = {"rate_per_second": 10, "rate_burst": 20, "retry_after": False, "oauth_token_lifetime": 3600,
                     "webhook_retry_delays": [60, 300, 900, 3600, 14400], "webhook_on_api_move": True,
                     "webhook_timeout": 10, "note_id_field": "noteId", "signature_scheme": "token_triggered_at"}
-SEED_KEYS = {"users", "api_keys", "oauth_tokens", "stages", "postings", "opportunities", "webhook_url",
+SEED_KEYS = {"users", "api_keys", "oauth_tokens", "oauth_clients", "stages", "postings", "opportunities", "webhook_url",
              "signature_tokens", "webhooks_enabled", "settings"}
 SCOPE_OF = {"postings": "postings", "stages": "stages", "opportunities": "opportunities", "notes": "notes",
             "contacts": "contact", "users": "users", "webhooks": "webhooks", "stage": "opportunities"}
@@ -132,6 +146,8 @@ def _uuid() -> str:
 class LeverFake(FakeServer):
     name = "lever"
     routes = [
+        ("GET", r"/authorize", "oauth_authorize"),
+        ("POST", r"/oauth/token", "oauth_token"),
         ("GET", r"/v1/postings", "postings_list"),
         ("GET", r"/v1/stages", "stages_list"),
         ("GET", r"/v1/opportunities", "opportunities_list"),
@@ -157,7 +173,8 @@ class LeverFake(FakeServer):
         for text in DEFAULT_STAGES:
             stage_id = _uuid()
             stages[stage_id] = {"id": stage_id, "text": text}
-        return {"users": {}, "api_keys": {}, "oauth_tokens": {}, "stages": stages, "postings": {}, "contacts": {},
+        return {"users": {}, "api_keys": {}, "oauth_tokens": {}, "oauth_clients": {}, "oauth_codes": {},
+                "refresh_tokens": {}, "token_calls": [], "stages": stages, "postings": {}, "contacts": {},
                 "opportunities": {}, "applications": {}, "notes": {}, "moves": [], "deliveries": [],
                 "webhooks": {STAGE_CHANGE: {"id": _uuid(), "event": STAGE_CHANGE, "url": self._default_webhook_url,
                                             "signatureToken": DEFAULT_TOKEN, "enabled": True}},
@@ -179,6 +196,11 @@ class LeverFake(FakeServer):
             s["users"][user["id"]] = user
             made.setdefault("users", []).append(user["id"])
         first_user = next(iter(s["users"]), None)
+        for item in self._items(data, "oauth_clients"):
+            client = {"client_id": self._text(item, "client_id", "oauth_clients"),
+                      "client_secret": self._text(item, "client_secret", "oauth_clients"),
+                      "user_id": item.get("user_id") or first_user}
+            s["oauth_clients"][client["client_id"]] = client
         for kind, field in (("api_keys", "key"), ("oauth_tokens", "token")):
             for item in self._items(data, kind):
                 scopes = item.get("scopes", list(SCOPES))
@@ -277,10 +299,11 @@ class LeverFake(FakeServer):
 
     def state_json(self) -> dict[str, Any]:
         s = self.store
-        state = {k: list(s[k].values()) for k in ("users", "api_keys", "oauth_tokens", "stages", "postings",
+        state = {k: list(s[k].values()) for k in ("users", "api_keys", "oauth_tokens", "oauth_clients",
+                                                   "refresh_tokens", "stages", "postings",
                                                    "contacts", "opportunities", "applications", "notes")}
         state.update(moves=s["moves"], deliveries=s["deliveries"], webhooks=list(s["webhooks"].values()),
-                     settings=s["settings"])
+                     settings=s["settings"], token_calls=s["token_calls"])
         return json.loads(json.dumps(state, default=str))
 
     # ---- auth, limits, faults ------------------------------------------------------------------------------
@@ -314,7 +337,8 @@ class LeverFake(FakeServer):
         if found is None or self.fault_active("bad_credentials", req=req) or self.fault_active("revoke", req=req):
             raise lever_error(401, "Invalid API key or OAuth token")
         secret, record = found
-        if "token" in record and self.fault_active("expire_token", req=req):
+        if "token" in record and (self.fault_active("expire_token", req=req)
+                                  or record.get("expires_at") and now_ms() >= record["expires_at"]):
             del self.store["oauth_tokens"][secret]
             raise lever_error(401, "The access token has expired")
         self._take(secret)
@@ -355,6 +379,77 @@ class LeverFake(FakeServer):
 
     def error_body(self, status: int, reason: str) -> dict[str, Any]:
         return {"code": ERROR_CODES.get(status, "Error"), "message": reason.replace("_", " ")}
+
+    # ---- OAuth (authorization code with rotating refresh tokens, §2.1) -------------------------------------
+
+    def oauth_authorize(self, req: Request) -> Response:
+        """Approves at once (fakes.md): back to `redirect_uri` with `code` and `state`, as the client's user."""
+        client = self.store["oauth_clients"].get(req.arg("client_id") or "")
+        redirect, state = req.arg("redirect_uri") or "", req.arg("state") or ""
+        if client is None or req.arg("response_type") != "code" or not redirect.startswith(("http://", "https://")):
+            raise Abort(400, "unknown client_id, response_type other than code, or no redirect_uri")
+        if not (req.arg("audience") or "").endswith("/v1/"):
+            raise Abort(400, "audience must be https://api.lever.co/v1/ (with its trailing slash)")
+        scopes = (req.arg("scope") or "").split()
+        code = secrets.token_urlsafe(16)
+        self.store["oauth_codes"][code] = {"client_id": client["client_id"], "redirect_uri": redirect,
+                                           "user_id": client["user_id"], "scopes": scopes, "at": now_ms()}
+        joiner = "&" if "?" in redirect else "?"
+        return Response(302, b"", {"Location": f"{redirect}{joiner}{urlencode({'code': code, 'state': state})}"})
+
+    def oauth_token(self, req: Request) -> Response:
+        """`grant_type` authorization_code or refresh_token; the client by form fields or JSON (Auth0 takes both).
+        A refresh token works once: it rotates, and a used one revokes its whole grant (Auth0's reuse detection)."""
+        content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip()
+        data = req.json() if content_type == "application/json" else req.form()
+        if not isinstance(data, dict):
+            return _oauth_error(400, "invalid_request", "expected a form or a JSON object")
+        grant, client_id = str(data.get("grant_type") or ""), str(data.get("client_id") or "")
+        client = self.store["oauth_clients"].get(client_id)
+        self.store["token_calls"].append({"grant_type": grant, "client_id": client_id, "at": now_ms()})
+        if client is None or not secrets.compare_digest(client["client_secret"], str(data.get("client_secret") or "")) \
+                or self.fault_active("bad_credentials", req=req):
+            return _oauth_error(401, "invalid_client", "Unauthorized")
+        if grant == "authorization_code":
+            code = self.store["oauth_codes"].pop(str(data.get("code") or ""), None)
+            if code is None or code["client_id"] != client_id or code["redirect_uri"] != data.get("redirect_uri"):
+                return _oauth_error(403, "invalid_grant", "Invalid authorization code")
+            grant_id = secrets.token_hex(8)
+            return Response(200, self._issue(client_id, code["user_id"], code["scopes"], grant_id))
+        if grant == "refresh_token":
+            old = self.store["refresh_tokens"].get(str(data.get("refresh_token") or ""))
+            if old is None or old["client_id"] != client_id or old["revoked"]:
+                return _oauth_error(403, "invalid_grant", "Unknown or invalid refresh token.")
+            if self.fault_active("revoke", req=req, subjects={client_id, str(old["user_id"]), old["token"]}):
+                old["revoked"] = True
+                return _oauth_error(403, "invalid_grant", "Unknown or invalid refresh token.")
+            if old["used"]:
+                self._revoke_grant(old["grant"])
+                return _oauth_error(403, "invalid_grant", "Unknown or invalid refresh token.")
+            old["used"] = True
+            return Response(200, self._issue(client_id, old["user_id"], old["scopes"], old["grant"]))
+        return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant!r} is not supported")
+
+    def _issue(self, client_id: str, user_id: str | None, scopes: list[str], grant: str) -> dict[str, Any]:
+        lifetime = int(self.store["settings"]["oauth_token_lifetime"])
+        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
+        granted = [x for x in scopes if x != "offline_access"] or list(SCOPES)
+        self.store["oauth_tokens"][access] = {"token": access, "user_id": user_id, "scopes": granted,
+                                              "expires_at": now_ms() + lifetime * 1000, "grant": grant}
+        answer = {"access_token": access, "token_type": "Bearer", "expires_in": lifetime, "scope": " ".join(scopes)}
+        if "offline_access" in scopes or not scopes:
+            self.store["refresh_tokens"][refresh] = {"token": refresh, "client_id": client_id, "user_id": user_id,
+                                                     "scopes": scopes, "grant": grant, "used": False,
+                                                     "revoked": False}
+            answer["refresh_token"] = refresh
+        return answer
+
+    def _revoke_grant(self, grant: str) -> None:
+        for record in self.store["refresh_tokens"].values():
+            if record["grant"] == grant:
+                record["revoked"] = True
+        for token in [t for t, r in self.store["oauth_tokens"].items() if r.get("grant") == grant]:
+            del self.store["oauth_tokens"][token]
 
     # ---- reads ---------------------------------------------------------------------------------------------
 
@@ -684,6 +779,10 @@ class LeverFake(FakeServer):
     def redeliver(self, *, delivery: int | None = None, last: int | None = None) -> list[dict[str, Any]]:
         body = {"delivery": delivery} if delivery is not None else {"last": last}
         return self._call("POST", "/_fake/redeliver", body)["deliveries"]
+
+
+def _oauth_error(status: int, error: str, description: str) -> Response:
+    return Response(status, {"error": error, "error_description": description})
 
 
 def _summary(delivery: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from django.db.models import (
 from django.db.models.functions import Extract, TruncWeek
 from django.utils import timezone
 
+from integrations.ats.health import fix_link as ats_fix_link
 from integrations.models import AtsComponentHealth, AtsConnection, Calendar, CalendarConnection, Health
 from scheduling.escalation import warning_hours
 from scheduling.models import (
@@ -281,9 +282,12 @@ def health() -> Health_:
                 .order_by("title").values_list("ats_connection_id", "pk", "title"):
             requisitions[conn_id].append((pk, title))
     for c in out.ats_connections:
-        c.requisitions = requisitions.get(c.pk, [])  # the open requisitions it syncs: (pk, title)
+        # the open requisitions it syncs: (pk, title); not `requisitions`, the reverse relation's own name
+        c.open_requisitions = requisitions.get(c.pk, [])
     for c in components:
         c.requisitions = requisitions.get(c.connection_id, [])
+    for c in out.components:
+        c.fix = ats_fix_link(c.connection, c.component)  # issue 9: (label, path), e.g. Lever's OAuth sign-in
     return out
 
 

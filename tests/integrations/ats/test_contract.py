@@ -20,12 +20,13 @@ import pytest
 from integrations.ats.base import AtsProvider, ProviderError, WebhookRejected, provider_for
 from integrations.ats.greenhouse import GreenhouseAts
 from integrations.ats.icims import IcimsAts
+from integrations.ats.jobvite import JobviteAts
 from integrations.ats.lever import LeverAts
 from integrations.models import AtsConnection
 from scheduling import clock
 from tests.integrations.ats.conftest import Delivery, Receiver
 
-PROVIDERS = ["greenhouse", "lever", "icims"]
+PROVIDERS = ["greenhouse", "lever", "icims", "jobvite"]
 LATER = dt.datetime(2031, 3, 1, 9, 0, tzinfo=dt.UTC)  # after anything the fakes stamp with the real clock
 
 
@@ -298,6 +299,79 @@ def icims_harness(icims_fake, webhook_receiver: Receiver) -> Harness:
         other_secret=lambda: {**connection.credentials, "push_hmac_secret": "someone-else"},
         strip_signature=lambda d: ({k: v for k, v in d.headers.items() if k.lower() != "authorization"}, d.body),
         read_component="profile", write_component="workflow", kwargs={"page_size": 2})
+
+
+# ---- Jobvite ---------------------------------------------------------------------------------------------------
+# Jobvite has no notes API either: `add_note` appends to the application's comments by read-modify-write
+# (notes_on reads the entries back); its stages are workflow state NAMES; it has no test delivery (no ping); its push
+# is signed over the body (X-Jobvite-Event-Signature) when a signing key is configured. Its components are key,
+# candidates, webhooks and workflow_states (the write component). Every write is a PUT on /api/v2/candidate, the same
+# path as the reads before it, hence the harmless first fault below.
+
+JV_STATES = ["New", "Phone Screen", "Interview", "Offer"]
+JV_JOB, JV_PERSON, JV_APP = "jvJob042", "jvCand77", "jvApp555"
+
+
+@pytest.fixture
+def jobvite_harness(jobvite_fake, webhook_receiver: Receiver) -> Harness:
+    fake = jobvite_fake
+    fake.seed({
+        "api_keys": [{"key": "jobvite-key", "secret": "jobvite-secret"}], "workflow": JV_STATES,
+        "jobs": [{"eId": JV_JOB, "title": "Backend Engineer"}],
+        "candidates": [{"eId": JV_PERSON, "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
+                        "mobile": "+44 20 7946 0000", "application": {"eId": JV_APP, "job": JV_JOB}}],
+        "webhook": {"url": webhook_receiver.url, "signing_key": "sign-key"},
+    })
+    connection = AtsConnection(name="Acme Jobvite", provider="jobvite", base_url=fake.url,
+                               fallback_email="ops@acme.test",
+                               credentials={"api_key": "jobvite-key", "api_secret": "jobvite-secret",
+                                            "webhook_signing_key": "sign-key", "workflow_states": JV_STATES})
+
+    def add_jobs(n: int) -> list[str]:
+        return fake.seed({"jobs": [{"title": f"Job {i}"} for i in range(n)]})["ids"]["jobs"]
+
+    def add_applications(times: list[dt.datetime]) -> list[str]:
+        made = fake.seed({"candidates": [
+            {"firstName": "Cand", "lastName": str(i),
+             "application": {"job": JV_JOB, "lastUpdatedDate": int(at.timestamp() * 1000)}}
+            for i, at in enumerate(times)]})
+        return made["ids"]["applications"]
+
+    def stage_change(application: str, stage: str) -> Delivery:
+        sent = fake.stage_change(application, stage)["delivery"]
+        found = [d for d in webhook_receiver.deliveries if d.body == sent["body"].encode()]
+        assert found, "the fake sent no push"
+        return found[-1]
+
+    def application(app: str) -> dict:
+        return next(a for a in fake.state()["applications"] if a["eId"] == app)
+
+    def notes_on(app: str) -> list[str]:
+        return re.findall(r".*?\[loopwise:[^\]]*\]", application(app)["comments"] or "", flags=re.DOTALL)
+
+    def calls(method: str, prefix: str) -> list[dict]:
+        return [r for r in fake.requests() if method in ("", r["method"]) and r["path"].startswith(prefix)]
+
+    def fault_on_write(app: str, **fault) -> None:
+        # Both writes read the application (GET, same path) first: a harmless first fault lets that read through.
+        fake.add_fault(kind="slow", target="/api/v2/candidate", count=1, delay_ms=0)
+        fake.add_fault(target="/api/v2/candidate", count=1, **fault)
+
+    return Harness(
+        provider=JobviteAts, fake=fake, connection=connection, job=JV_JOB, stages=JV_STATES, stage_names=JV_STATES,
+        candidate=JV_PERSON, candidate_email="ada@example.com", application=JV_APP, add_jobs=add_jobs,
+        add_applications=add_applications, stage_change=stage_change, ping=None, notes_on=notes_on,
+        api_moves=lambda app: [m for m in fake.state()["moves"] if m["application"] == app and m["source"] == "api"],
+        stage_of=lambda app: application(app)["workflowState"], calls=calls, job_list_path="/api/v2/job",
+        writes_made=lambda: [r for r in calls("", "/api/v2/") if r["method"] in ("PUT", "POST")],
+        fail_reads=lambda: fake.add_fault(kind="error", target="/api/v2/job", status=503),
+        fault_on_note_write=lambda **fault: fault_on_write(JV_APP, **fault), fault_on_move_write=fault_on_write,
+        break_credentials=lambda: fake.add_fault(kind="bad_credentials"), auth_words="Invalid api/secret",
+        other_secret=lambda: {**connection.credentials, "webhook_signing_key": "someone-else"},
+        strip_signature=lambda d: ({k: v for k, v in d.headers.items()
+                                    if k.lower() != "x-jobvite-event-signature"}, d.body),
+        auth_component="key", read_component="candidates", write_component="workflow_states",
+        kwargs={"page_size": 2})
 
 
 # ---- fixtures --------------------------------------------------------------------------------------------------
@@ -606,3 +680,23 @@ def test_the_registry_refuses_a_provider_without_an_adapter_with_a_permanent_err
         provider_for(connection)
 
     assert caught.value.permanent and caught.value.scope == "connection"
+
+
+def test_jobvite_catches_an_error_inside_a_200_on_reads_and_writes(jobvite_harness):
+    # Issue 9: some Jobvite paths answer HTTP 200 with the error in the body's status.code (contract §2.8).
+    harness = jobvite_harness
+    harness.fake.seed({"settings": {"errors_in_200": True}})
+    harness.fake.add_fault(kind="bad_credentials", status=200, count=2)  # the read, and the probe of another route
+    with pytest.raises(ProviderError) as read:
+        harness.adapter().get_application(harness.application)
+    harness.fake.add_fault(kind="slow", target="/api/v2/candidate", count=1, delay_ms=0)  # the read before the PUT
+    harness.fake.add_fault(kind="bad_credentials", status=200, target="/api/v2/candidate", count=1)
+    with pytest.raises(ProviderError) as write:
+        harness.adapter().move_stage(harness.application, from_stage_external_id=harness.stages[0],
+                                     to_stage_external_id=harness.stages[2])
+
+    assert (read.value.permanent, read.value.reason, read.value.component) == (True, "auth", "key")
+    assert (write.value.permanent, write.value.reason, write.value.component) == (True, "forbidden",
+                                                                                  "workflow_states")
+    assert {r["status"] for r in harness.fake.requests()} == {200}
+    assert harness.stage_of(harness.application) == harness.stages[0] and harness.api_moves(harness.application) == []

@@ -14,7 +14,7 @@ from tests import factories as f
 @pytest.mark.parametrize(("provider", "names"), [("greenhouse", ("webhooks", "writes")),
                                                  ("lever", ("webhooks", "writes")),
                                                  ("icims", ("events", "workflow")),
-                                                 ("jobvite", ("webhooks", "writes"))])
+                                                 ("jobvite", ("webhooks", "workflow_states"))])
 def test_it_names_each_providers_inbound_and_write_components(db, provider, names):
     assert component_names(f.AtsConnectionFactory(provider=provider)) == names
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from uuid import uuid4
 
 from django.db import models
 
-from integrations.models import Health
+from integrations.models import AtsPushToken, Health
 from scheduling.models import ApiKey, OrganisationSettings, Role
 from tests import factories as f
 
@@ -58,6 +60,12 @@ def _api_key() -> models.Model:
     return api_key_create(name=f"key-{ApiKey.objects.count() + 1}", scopes=["read"])[0]
 
 
+def _push_token() -> models.Model:
+    now = dt.datetime.now(dt.UTC)
+    return AtsPushToken.objects.create(connection=f.AtsConnectionFactory(provider="icims"), token_hash=uuid4().hex * 2,
+                                       issued_at=now, expires_at=now + dt.timedelta(minutes=15))
+
+
 MAKERS: dict[str, Callable[[], models.Model]] = {
     "scheduling.user": f.UserFactory,
     "scheduling.organisationsettings": OrganisationSettings.load,
@@ -99,6 +107,7 @@ MAKERS: dict[str, Callable[[], models.Model]] = {
     "integrations.webhooksubscription": lambda: f.WebhookDeliveryFactory().subscription,  # issue #10
     "integrations.webhookdelivery": f.WebhookDeliveryFactory,  # issue #10
     "scheduling.apikey": _api_key,  # issue #10
+    "integrations.atspushtoken": _push_token,  # issue 9
 }
 
 
