@@ -4,13 +4,14 @@ Screen", "Onsite" (mapped to the plan) and "Offer" (its next stage), and Zoë's 
 Time stands at the booking tests' NOW (a Monday, 06:00 UTC) and ticks on; the fakes read the same moved clock.
 
 The ATS is Greenhouse in `flow`, `live_flow` and `tx_flow`; `provider_flow` and `live_provider_flow` take the
-provider as their parameter (`PROVIDERS`: greenhouse, lever, icims), each seeded by its `ProviderSetup` with the
-same names, so one test covers them all (issue 9).
+provider as their parameter (`PROVIDERS`: greenhouse, lever, icims, jobvite), each seeded by its `ProviderSetup`
+with the same names, so one test covers them all (issue 9).
 
 Webhooks reach Loopwise in two ways: through the Django test client with the exact bytes and headers the fake
 sent (it delivers them to a loopback receiver that keeps them), or, end to end, to `live_server`. An iCIMS flow's
 pushes are gzipped and authenticated by OAuth: the fake first fetches a token from the connection's own token URL
-on Loopwise, so it only pushes end to end (`live_provider_flow`)."""
+on Loopwise, so it only pushes end to end (`live_provider_flow`). A Jobvite flow's pushes are signed with the
+connection's `webhook_signing_key` and are hints: they name the application, which is re-read through the API."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import time_machine
@@ -82,6 +84,14 @@ class Flow:
     def sent(self, delivery: dict):
         """What the fake sent for `delivery` (headers and raw bytes), as the receiver got it."""
         return next(d for d in self.receiver.deliveries if d.headers["Greenhouse-Event-ID"] == delivery["event_id"])
+
+    def api_reads(self, application: Any = None) -> list[dict]:
+        """Loopwise's reads of an application (Zoë's by default) through the provider's API, as the fake logged
+        them: its id in the path (Greenhouse, Lever, iCIMS) or in the query (Jobvite's `applicationId=`)."""
+        wanted = str(application or self.application)
+        return [r for r in self.fake.requests() if r["method"] == "GET" and not r["path"].startswith("/_fake/")
+                and (wanted in unquote(r["path"]).split("/") or wanted in unquote(r["query"]).replace("&", "=")
+                     .split("="))]
 
     def requests(self) -> list[SchedulingRequest]:
         return list(SchedulingRequest.objects.filter(plan=self.plan))
@@ -205,7 +215,44 @@ ICIMS = ProviderSetup(
     redeliver=lambda fake, answer: [d["status"] for d in fake.redeliver(last=len(answer["deliveries"]))],
     point_at=icims_point_at)
 
-PROVIDERS = {s.name: s for s in (GREENHOUSE, LEVER, ICIMS)}
+JV_JOB, JV_ZOE, JV_ZOE_APP, JV_OTHER, JV_OTHER_APP = "jvJob042", "jvZoe777", "jvApp555", "jvAda778", "jvApp556"
+JV_STAGES = {name: name for name in STAGES}  # Jobvite's stage ids are its workflow state names (§2.4)
+JV_KEY = {"api_key": "jobvite-key", "api_secret": "jobvite-secret"}
+JV_SIGNING_KEY = "jobvite-signing-key"
+
+
+def seed_jobvite(fake, webhook_url: str) -> None:
+    fake.seed({
+        "api_keys": [{"key": JV_KEY["api_key"], "secret": JV_KEY["api_secret"]}], "workflow": list(JV_STAGES),
+        "jobs": [{"eId": JV_JOB, "title": "R&D <Platform> — Café"}],
+        "candidates": [{"eId": JV_ZOE, "firstName": "Zoë", "lastName": "<Ødegård> & co", "email": "zoe@example.com",
+                        "mobile": "+47 900 00 000", "application": {"eId": JV_ZOE_APP, "job": JV_JOB}},
+                       {"eId": JV_OTHER, "firstName": "Ada", "lastName": "Lo", "email": "ada@example.com",
+                        "application": {"eId": JV_OTHER_APP, "job": JV_JOB}}]})
+    jobvite_point_at(fake, webhook_url)
+
+
+def jobvite_point_at(fake, webhook_url: str) -> None:
+    """Pushes to `webhook_url`, signed with the connection's `webhook_signing_key`."""
+    fake.seed({"webhook": {"url": webhook_url, "signing_key": JV_SIGNING_KEY, "enabled": True}})
+
+
+def _jobvite_redeliver(fake, answer: dict) -> list:
+    """Jobvite's push again, byte for byte (the fake resends its last pushes: this move's must be the last)."""
+    again = fake.redeliver(last=1)
+    assert [d["redelivery_of"] for d in again] == [answer["delivery"]["n"]], "not the move's push"
+    return [d["status"] for d in again]
+
+
+JOBVITE = ProviderSetup(
+    name="jobvite", fake_fixture="jobvite_fake", job=JV_JOB, stages=JV_STAGES, application=JV_ZOE_APP,
+    other_application=JV_OTHER_APP, seed=seed_jobvite,
+    credentials={**JV_KEY, "webhook_signing_key": JV_SIGNING_KEY, "workflow_states": list(JV_STAGES)},
+    move=lambda fake, app, stage: fake.stage_change(app, stage),
+    statuses=lambda answer: [answer["delivery"]["status"]] if answer["delivery"] else [],
+    redeliver=_jobvite_redeliver, point_at=jobvite_point_at)
+
+PROVIDERS = {s.name: s for s in (GREENHOUSE, LEVER, ICIMS, JOBVITE)}
 
 
 def build_flow(google_fake, mail_fake, ats_fake, receiver: Receiver, webhook_url: str | None = None,
@@ -289,7 +336,8 @@ def lever_flow(db, google_fake, mail_fake, lever_fake, receiver, frozen) -> Flow
 @pytest.fixture(params=list(PROVIDERS))
 def live_provider_flow(request, transactional_db, live_server, google_fake, mail_fake, receiver, frozen) -> Flow:
     """The flow on each provider in turn, its deliveries going to Loopwise on the live server (committed for real):
-    Greenhouse's and Lever's signed webhooks, iCIMS's gzipped pushes after a token from Loopwise's token URL."""
+    Greenhouse's and Lever's signed webhooks, iCIMS's gzipped pushes after a token from Loopwise's token URL,
+    Jobvite's signed pushes."""
     setup = PROVIDERS[request.param]
     flow = build_flow(google_fake, mail_fake, request.getfixturevalue(setup.fake_fixture), receiver, setup=setup)
     flow.setup = setup

@@ -1,8 +1,9 @@
 """End to end over real HTTP, for every ATS (issue 9): the provider's fake sends its real delivery (Greenhouse's and
 Lever's signed webhooks; iCIMS's gzipped push, three times, after fetching a token from the connection's token URL
-on Loopwise) to `live_server`, which stores it before answering; then, all at once, a worker processes the stored
-row, the provider replays the delivery, and a poll runs. The result is one stored event and one request with
-options, which reaches the candidate by one email."""
+on Loopwise; Jobvite's signed push) to `live_server`, which stores it before answering; then, all at once, a worker
+processes the stored row, the provider replays the delivery, and a poll runs. The result is one stored event and one
+request with options, which reaches the candidate by one email. A delivery is only a hint: the worker acts on what
+the provider's API says when it handles it."""
 
 from __future__ import annotations
 
@@ -76,3 +77,26 @@ def test_it_answers_within_the_providers_limit_without_calling_it(live_provider_
     assert set(flow.statuses(answer)) == {200}
     calls = [r for r in flow.fake.requests() if not r["path"].startswith("/_fake/")]
     assert len(calls) == before  # the delivery is stored and answered: nothing is read from the ATS meanwhile
+
+
+def test_a_delivery_is_a_hint_the_request_follows_what_the_api_says_when_it_is_handled(live_provider_flow,
+                                                                                         run_queued):
+    # The delivery only names the application: the worker re-reads it through the API, and the request exists
+    # because the API agrees (a Jobvite push is a hint, and may be unsigned: issue 9).
+    flow = live_provider_flow
+    assert set(flow.statuses(flow.move("Onsite"))) == {200}
+    [hint] = InboundEvent.objects.all()
+    assert set(flow.statuses(flow.move("Offer"))) == {200}  # the recruiter moves on before the worker gets to it
+    assert flow.api_reads() == []
+
+    outcome = inbound_process(event_id=hint.pk)
+
+    assert flow.api_reads()  # the application was read again through the API...
+    assert f"application {flow.application}: nothing to schedule" in outcome  # ...which says Offer, not Onsite
+    assert SchedulingRequest.objects.count() == 0
+
+    assert set(flow.statuses(flow.move("Onsite"))) == {200}  # back in the mapped stage: now the API agrees
+    run_queued()
+    [request] = SchedulingRequest.objects.all()
+    assert request.application.external_id == flow.application and request.options
+    assert request.application.stage.external_id == flow.setup.stages["Onsite"]
