@@ -197,7 +197,7 @@ def place_loops(t: Tables, planner: Planner) -> Found:
             found[col] = (plan, rows, k)
         decided[plan.cols[todo[ok]]] = True
         stuck = todo[~ok]
-        if stuck.size >= (4 if many else 64):  # cheaper than searching: drop starts failing Hall's condition
+        if stuck.size >= 4:  # cheaper than searching them from 4 on: drop starts failing Hall's condition
             stuck = stuck[_hall_holds(t, plan, stuck)]
         specs = candidates(t, plan, stuck) if stuck.size else []
         for here, spec in zip(stuck.tolist(), specs, strict=True):
