@@ -3,6 +3,8 @@ summary that the django-q2 admin shows. Arguments are ids only: task arguments a
 
 from __future__ import annotations
 
+import datetime as dt
+
 from scheduling.escalation import links_escalate, requests_expire
 from scheduling.notifications import notice_send_digests
 from scheduling.privacy import retention_sweep
@@ -56,13 +58,17 @@ def record_training() -> str:
     return training_record(budget_seconds=PERIODIC_BUDGET)
 
 
-def recompute_options(interviewer_ids: list[int], room_ids: list[int], reason: str = "") -> str:
-    done = options_recompute_for(interviewer_ids=interviewer_ids, room_ids=room_ids, reason=reason or "a change")
+def recompute_options(interviewer_ids: list[int], room_ids: list[int], reason: str = "",
+                      changed_at: str | None = None) -> str:
+    """`changed_at`: ISO instant the change committed (queued before it existed: None, re-solve everything)."""
+    done = options_recompute_for(interviewer_ids=interviewer_ids, room_ids=room_ids, reason=reason or "a change",
+                                 changed_at=dt.datetime.fromisoformat(changed_at) if changed_at else None)
     return f"{done} option set(s) re-solved"
 
 
-def recompute_request_options(request_ids: list[int], reason: str = "") -> str:
-    done = options_recompute(request_ids=request_ids, reason=reason or "a change")
+def recompute_request_options(request_ids: list[int], reason: str = "", changed_at: str | None = None) -> str:
+    done = options_recompute(request_ids=request_ids, reason=reason or "a change",
+                             changed_at=dt.datetime.fromisoformat(changed_at) if changed_at else None)
     return f"{done} of {len(request_ids)} option set(s) re-solved"
 
 

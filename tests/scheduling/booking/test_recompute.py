@@ -178,3 +178,35 @@ def test_the_catch_all_resolves_sets_older_than_the_busy_times_of_their_people(
     assert recompute_stale_options() == "1 of 1 stale option set(s) re-solved"
     assert first["start"] not in _starts(b)
     assert recompute_stale_options() == "0 of 0 stale option set(s) re-solved"
+
+
+def test_a_burst_of_changes_re_solves_each_involved_request_once(world, django_capture_on_commit_callbacks):
+    """Two bookings queue two recomputes before a worker runs either: the first re-solves B from a database that
+    holds both bookings, and the second finds B's set already newer than its change."""
+    a, b, c = _started(world), _started(world), _started(world)
+    _book(a, a.options[0], django_capture_on_commit_callbacks)
+    c.refresh_from_db()
+    free = [o for o in c.options if not _clash(o, a.options[0])]
+    _book(c, free[0], django_capture_on_commit_callbacks)
+    assert len(queued()) == 2
+
+    # A, B and C (the booked ones offer their set for rescheduling) once each, then nothing.
+    assert run_queued() == ["3 option set(s) re-solved", "0 option set(s) re-solved"]
+    # The one re-solve saw both bookings.
+    assert not [o for o in _options(b) if _clash(o, a.options[0]) or _clash(o, free[0])]
+
+
+def test_a_change_after_the_last_re_solve_is_not_skipped(world, django_capture_on_commit_callbacks, frozen):
+    a, b = _started(world), _started(world)
+    _book(a, a.options[0], django_capture_on_commit_callbacks)
+    assert run_queued() == ["2 option set(s) re-solved"]  # A (booked: its reschedule set) and B
+    frozen.shift(dt.timedelta(seconds=5))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        booking.interview_cancel(request=a, by="coordinator")
+    assert run_queued() == ["1 option set(s) re-solved"]  # B again; A is closed
+
+
+def _options(request: SchedulingRequest) -> list[dict]:
+    request.refresh_from_db()
+    return request.options
