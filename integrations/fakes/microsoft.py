@@ -165,7 +165,8 @@ class MicrosoftFake(MicrosoftAuth, FakeServer):
             self._ca_dir.cleanup()
 
     def extra_listeners(self) -> list[str]:
-        return [f"microsoft login on {self.login_url}"]
+        # The second line names the test CA a client run in another process must trust (devstack reads it).
+        return [f"microsoft login on {self.login_url}", f"microsoft login ca {self.ca_pem_path}"]
 
     def new_state(self) -> dict[str, Any]:
         return {"tenant": None, "mailboxes": {}, "apps": {}, "refresh_tokens": {}, "access_tokens": {},

@@ -24,11 +24,8 @@ import concurrent.futures
 import datetime as dt
 import json
 import logging
-import os
 import random
-import signal
-import subprocess
-import sys
+import re
 import time
 import uuid
 from pathlib import Path
@@ -36,9 +33,9 @@ from pathlib import Path
 import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from psycopg.conninfo import make_conninfo
 
-from scheduling.benchtools import free_port, percentile, wait_for_port
+from scheduling.benchtools import percentile
+from scheduling.devstack import Stack, database_create, database_drop
 
 ROOT = Path(settings.BASE_DIR)
 DB_NAME = "loopwise_bench"
@@ -46,6 +43,7 @@ JOB, STAGES = 77, {"Application Review": 9901, "Phone Screen": 9902, "Onsite": 9
 CLIENT = {"client_id": "bench-client", "client_secret": "bench-client-secret"}
 USER, SECRET = 4080001, "bench-webhook-secret"
 FIRST_CANDIDATE, FIRST_APPLICATION = 6_000_001, 5_000_001
+ACCESS_LINE = re.compile(r'"POST (\S+)" \d+ (\d+)ms$')
 
 
 class Command(BaseCommand):
@@ -112,63 +110,38 @@ class Command(BaseCommand):
         db = settings.DATABASES["default"]
         if db["ENGINE"] != "django.db.backends.postgresql":
             raise CommandError("the benchmark runs on PostgreSQL: set DATABASE_URL to a postgres:// URL")
-        admin_dsn = make_conninfo(host=db.get("HOST") or "127.0.0.1", port=db.get("PORT") or 5432,
-                                                   user=db.get("USER") or "postgres",
-                                                   password=db.get("PASSWORD") or None, dbname="postgres")
         bench_url = (f"postgres://{db.get('USER') or 'postgres'}"
                      f"{':' + db['PASSWORD'] if db.get('PASSWORD') else ''}@{db.get('HOST') or '127.0.0.1'}:"
                      f"{db.get('PORT') or 5432}/{DB_NAME}")
-        import redis
-
-        broker = redis.Redis.from_url(opts["redis_url"])
-        broker.flushdb()
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-        procs: list[subprocess.Popen] = []
-        fakes = []
-        try:
-            self._run(opts, bench_url, procs, fakes)
-        finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
-            for proc in procs:
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-            for fake in fakes:
-                fake.stop()
-            broker.flushdb()
-            if not opts["keep_db"]:
-                with psycopg.connect(admin_dsn, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-
-    def _run(self, opts: dict, bench_url: str, procs: list, fakes: list) -> None:
         from integrations.fakes.greenhouse import GreenhouseFake
         from integrations.fakes.mail import MailFake
 
-        n, py = opts["webhooks"], sys.executable
+        database_create(bench_url)
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # the mail fake's SMTP server logs every message
-        mail = MailFake.start()
-        fakes.append(mail)
-        fake = GreenhouseFake.start()
-        fakes.append(fake)
-        web_port = free_port()
-        logs = Path(f"/tmp/loopwise-bench-{os.getpid()}")
-        logs.mkdir(exist_ok=True)
-        env = {**os.environ, "DATABASE_URL": bench_url, "REDIS_URL": opts["redis_url"], "DEBUG": "false",
-               "LOOPWISE_ENV": "development", "LOG_LEVEL": "WARNING", "EMAIL_HOST": "127.0.0.1",
-               "EMAIL_PORT": str(mail.smtp_port), "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
-               "PYTHONUNBUFFERED": "1"}
-        env.pop("LOOPWISE_CLOCK_FILE", None)
+        # The fakes run in this process (the senders call the Greenhouse fake directly); gunicorn and one qcluster
+        # run as the stack's subprocesses (scheduling/devstack.py), on this benchmark's database and Redis index.
+        fakes = [MailFake.start(), GreenhouseFake.start()]
+        stack = Stack(database_url=bench_url, redis_url=opts["redis_url"], workers=1, web_workers=2, fakes=(),
+                      keep_workdir=True,
+                      env={"DEBUG": "false", "LOG_LEVEL": "WARNING", "LOOPWISE_MAX_SLEEP_SECONDS": "30",
+                           "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(fakes[0].smtp_port)})
+        try:
+            self._run(opts, stack, *fakes)
+        finally:
+            stack.stop()
+            for fake in fakes:
+                fake.stop()
+            if not opts["keep_db"]:
+                database_drop(bench_url)
 
+    def _run(self, opts: dict, stack: Stack, mail, fake) -> None:
+        n = opts["webhooks"]
+        bench_url = stack.database_url
         self.stdout.write(f"database {DB_NAME}, broker {opts['redis_url']}: migrating and seeding ...")
-        subprocess.run([py, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
-        seeded = subprocess.run([py, "manage.py", "bench_webhooks", "--phase", "seed", "--fake-url", fake.url],
-                                cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-        key = json.loads(seeded.stdout.strip().splitlines()[-1])["webhook_key"]
+        stack.manage("migrate", "--no-input", "-v0")
+        seeded = stack.manage("bench_webhooks", "--phase", "seed", "--fake-url", fake.url)
+        key = json.loads(seeded.strip().splitlines()[-1])["webhook_key"]
+        stack.start()
         fake.seed({
             "users": [{"id": USER, "first_name": "Bench", "last_name": "Recruiter"}], "clients": [CLIENT],
             "jobs": [{"id": JOB, "name": "Backend Engineer", "stages": [{"id": i, "name": s}
@@ -177,22 +150,11 @@ class Command(BaseCommand):
                             "email_addresses": [f"candidate{i}@bench.test"]} for i in range(n)],
             "applications": [{"id": FIRST_APPLICATION + i, "candidate_id": FIRST_CANDIDATE + i, "job_id": JOB,
                               "stage": "Phone Screen"} for i in range(n)],
-            "webhook_url": f"http://127.0.0.1:{web_port}/webhooks/ats/{key}/", "webhook_secret": SECRET,
+            "webhook_url": f"{stack.url}/webhooks/ats/{key}/", "webhook_secret": SECRET,
             "settings": {"rate_limit": 1_000_000_000, "webhook_timeout": 30, "webhook_retry_delays": [1, 2, 5]},
         })
-
+        logs = stack.workdir / "logs"
         access_log = logs / "access.log"
-        gunicorn = Path(py).parent / "gunicorn"
-        procs.append(subprocess.Popen(
-            [str(gunicorn), "config.wsgi", "--bind", f"127.0.0.1:{web_port}", "--workers", "2",
-             "--access-logfile", str(access_log), "--access-logformat", "%(U)s %(s)s %(M)s",
-             "--error-logfile", str(logs / "gunicorn.log")],
-            cwd=ROOT, env=env, start_new_session=True))
-        with open(logs / "qcluster.log", "w") as out:
-            procs.append(subprocess.Popen([py, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=out,
-                                          stderr=subprocess.STDOUT, start_new_session=True))
-        wait_for_port(web_port, seconds=30, proc=procs[0])
-        time.sleep(3)  # the cluster's workers start
 
         self.stdout.write(f"sending {n} stage-change webhooks from {opts['senders']} threads ...")
         seen: list[float] = []
@@ -290,10 +252,11 @@ class Command(BaseCommand):
 
     @staticmethod
     def _server_times(path: Path) -> list[float]:
+        """Response times (ms) of the webhook POSTs in the stack's access log ('%(h)s "%(m)s %(U)s" %(s)s %(M)sms')."""
         times = []
         if path.exists():
             for line in path.read_text().splitlines():
-                parts = line.split()
-                if len(parts) == 3 and parts[0].startswith("/webhooks/ats/"):
-                    times.append(float(parts[2]))
+                match = ACCESS_LINE.search(line)
+                if match and match.group(1).startswith("/webhooks/ats/"):
+                    times.append(float(match.group(2)))
         return times
