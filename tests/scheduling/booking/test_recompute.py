@@ -197,7 +197,7 @@ def test_a_burst_of_changes_re_solves_each_involved_request_once(world, django_c
 
 
 def test_a_change_after_the_last_re_solve_is_not_skipped(world, django_capture_on_commit_callbacks, frozen):
-    a, b = _started(world), _started(world)
+    a, _b = _started(world), _started(world)
     _book(a, a.options[0], django_capture_on_commit_callbacks)
     assert run_queued() == ["2 option set(s) re-solved"]  # A (booked: its reschedule set) and B
     frozen.shift(dt.timedelta(seconds=5))
