@@ -5,16 +5,22 @@ checked against its row of the write-back matrix (integrations/ats/matrix.py) in
 `/_fake/requests`. The iCIMS run has its Data Streaming component down throughout: everything works through the
 other components, and that component alone is shown failing.
 
-A run is one entry of RUNS; a provider whose adapter or fake is not there yet is skipped, not failed."""
+A run is one entry of RUNS; a provider whose adapter or fake is not there yet is skipped, not failed. With
+LOOPWISE_BROWSER_MATRIX=1 (`manage.py bench_morning --browser-matrix`: the full browser matrix, not in the suite),
+every run is collected once more with the candidate in Debian's chromium (tests/e2e/portal_browser.py): her browser's
+zone is detected, she picks and confirms on the pages, and every other step and check is the same."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.util
+import os
 import re
 
 import pytest
 
+from tests.e2e.portal_browser import BrowserCandidate, chromium, page_maker
 from tests.e2e.scenario import (
     BOB,
     COORDINATOR,
@@ -42,18 +48,43 @@ def _have(provider: str) -> bool:
                for m in (f"integrations.ats.{provider}", f"integrations.fakes.{provider}"))
 
 
-RUNS = [
-    pytest.param("microsoft", "greenhouse", id="microsoft+greenhouse"),
-    pytest.param("google", "lever", id="google+lever"),
-    pytest.param("google", "icims", id="google+icims-datastream-down"),
-    pytest.param("google", "jobvite", id="google+jobvite",
-                 marks=pytest.mark.skipif(not _have("jobvite"), reason="no Jobvite adapter or fake yet")),
+PAIRS = [
+    ("microsoft", "greenhouse", "microsoft+greenhouse", []),
+    ("google", "lever", "google+lever", []),
+    ("google", "icims", "google+icims-datastream-down", []),
+    ("google", "jobvite", "google+jobvite",
+     [pytest.mark.skipif(not _have("jobvite"), reason="no Jobvite adapter or fake yet")]),
 ]
+BROWSER_MATRIX = os.environ.get("LOOPWISE_BROWSER_MATRIX") == "1"
+RUNS = [pytest.param(calendar, ats, "http", id=name, marks=marks) for calendar, ats, name, marks in PAIRS]
+if BROWSER_MATRIX:
+    RUNS += [pytest.param(calendar, ats, "browser", id=f"{name}-browser", marks=[*marks, pytest.mark.browser])
+             for calendar, ats, name, marks in PAIRS]
 ZONE = "Asia/Kolkata"
 
 
-@pytest.mark.parametrize(("calendar", "ats"), RUNS)
-def test_the_scenario_runs_end_to_end_over_http(stack, calendar, ats):
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def open_page(request):
+    """`open_page(zone=...)`: a page in Chromium, which the first browser run that asks starts (never an HTTP run);
+    the test's pages are closed when it ends."""
+    with contextlib.ExitStack() as exits:
+        made: list = []
+
+        def make(*, zone: str):
+            if not made:
+                made.append(exits.enter_context(page_maker(request.getfixturevalue("browser"))))
+            return made[0](zone=zone)
+        yield make
+
+
+@pytest.mark.parametrize(("calendar", "ats", "via"), RUNS)
+def test_the_scenario_runs_end_to_end_over_http(stack, open_page, calendar, ats, via):
     s = Scenario.on(stack, calendar=calendar, ats=ats)
     if s.ats.broken:
         s.ats.fake.add_fault(kind="component_down", target=s.ats.broken)
@@ -83,13 +114,22 @@ def test_the_scenario_runs_end_to_end_over_http(stack, calendar, ats):
 
     # 3. Her email arrives; she opens the link, shows the times in her own zone, picks one and confirms.
     [mail] = s.wait_for_mail("zoe@example.com")
-    zoe = Candidate(s.link_in(mail))
-    zoe.set_zone(ZONE)
+    if via == "browser":
+        page = open_page(zone=ZONE)
+        zoe = BrowserCandidate(page, s.link_in(mail))
+        assert "IST" in zoe.zone_shown()  # her browser's zone, detected and remembered on the request
+    else:
+        zoe, page = Candidate(s.link_in(mail)), None
+        zoe.set_zone(ZONE)
+    assert stack.sql("SELECT candidate_timezone FROM scheduling_schedulingrequest WHERE id = %s",
+                     (request["id"],)) == [(ZONE,)]
     times = zoe.times()
     assert times and all(label == local_label(start, ZONE) for start, label in times), times[:5]
     start, label = times[len(times) // 2]
     booked = text_of(zoe.book(start))
     assert "Your interview is booked" in booked and label in booked, booked
+    if page is not None:
+        assert page.errors == []
 
     # 4. Booked; every interviewer and the room hold the events with the video link; the ATS holds its write-back
     #    matrix row (one note, one stage move), written once; the dashboard is quiet.

@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from tests.e2e.portal_browser import BrowserCandidate, chromium, page_maker
 from tests.e2e.scenario import (
     BOB,
     COORDINATOR,
@@ -35,37 +36,20 @@ from tests.e2e.scenario import (
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 ZONE = "Asia/Kolkata"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    # Playwright's sync API keeps an event loop running in this thread; nothing here touches Django's ORM, but the
-    # suite's autouse fixtures use Django's settings, which must not take the loop for async code.
-    with pytest.MonkeyPatch.context() as mp, sync_playwright() as p:
-        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
 def open_page(browser):
     """A page in a fresh context (its own cookies: one person each); script errors are collected on `page.errors`."""
-    contexts = []
-
-    def make(*, zone: str = "Europe/London"):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, timezone_id=zone)
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
+    with page_maker(browser) as make:
+        yield make
 
 
 def sign_in(page, base: str, username: str, then: str = "/admin/") -> None:
@@ -153,22 +137,16 @@ def test_one_recruiting_team_lives_the_whole_flow_in_the_browser(stack, open_pag
     # 3. Her email arrives; she opens the link in Chromium, sees the times in her own zone, picks one and confirms.
     [mail] = s.wait_for_mail("zoe@example.com")
     zoe = open_page(zone=ZONE)
-    zoe.goto(s.link_in(mail))
-    zoe.wait_for_selector("#tz-form[data-remembered='true']")
-    assert "IST" in zoe.inner_text("#tz-form")  # her browser's zone, detected and remembered on the request
+    candidate = BrowserCandidate(zoe, s.link_in(mail))
+    assert "IST" in candidate.zone_shown()  # her browser's zone, detected and remembered on the request
     assert stack.sql("SELECT candidate_timezone FROM scheduling_schedulingrequest WHERE id = %s",
                      (request["id"],)) == [(ZONE,)]
-    times = zoe.eval_on_selector_all("form.picker button", "els => els.map(e => [e.value, e.textContent.trim()])")
+    times = candidate.times()
     assert times and all(label == local_label(start, ZONE) for start, label in times), times[:5]
     start, label = times[len(times) // 2]
-    button = zoe.locator(f"form.picker button[value='{start}']")
-    if not button.is_visible():
-        button.locator("xpath=ancestor::details/summary").click()
-    button.click()
-    zoe.wait_for_url("**/schedule/confirm?start=*")
+    candidate.pick(start)
     shoot(zoe, "3-confirm")
-    zoe.get_by_role("button", name="Confirm this time").click()
-    zoe.wait_for_url("**/schedule/booked")
+    candidate.confirm()
     assert label in zoe.inner_text("p.when")
 
     # 4. The events are on every interviewer's and the room's calendar with one Meet link; Greenhouse holds one note

@@ -33,6 +33,12 @@ each fault did; where the time went (CPU by part per phase from /proc, queued-to
 server-side times from gunicorn's access log). Everything is bounded by --timeout: when a phase runs out of time the
 run stops there and the figures so far are printed under a line that says so. Exit status 1 when a must-be-zero
 count is not zero.
+
+--browser-matrix runs, instead of the morning, the full browser matrix of the acceptance scenario (issue 11; the suite
+runs Chromium only for Greenhouse with Google): `pytest -m browser tests/e2e/test_acceptance_browser.py
+tests/e2e/test_acceptance_api.py` with LOOPWISE_BROWSER_MATRIX=1, as a subprocess on DATABASE_URL's server, the
+candidate booking in Chromium for every (calendar, ATS) pair. It prints one line per pair (passed, failed or
+skipped; seconds, the stack's start-up counted in the first) and exits 1 when one failed.
 """
 
 from __future__ import annotations
@@ -42,9 +48,14 @@ import logging
 import os
 import queue
 import random
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -97,6 +108,25 @@ UNFINISHED_WORK = ("requests_missing", "events_missing", "notes_missing", "moves
                    "outbox_lost", "inbound_lost")
 
 
+MATRIX_TESTS = ("tests/e2e/test_acceptance_browser.py", "tests/e2e/test_acceptance_api.py")
+WHOLE_FLOW = "test_one_recruiting_team_lives_the_whole_flow_in_the_browser"
+
+
+def matrix_rows(junit_xml: str) -> list[tuple[str, str, float]]:
+    """(provider pair, passed/failed/skipped, seconds) of each test in pytest's JUnit XML report of MATRIX_TESTS."""
+    rows = []
+    for case in ET.fromstring(junit_xml).iter("testcase"):
+        name = case.get("name", "")
+        if name == WHOLE_FLOW:
+            pair = "google+greenhouse (whole flow)"
+        else:
+            pair = name.partition("[")[2].rstrip("]").removesuffix("-browser") or name
+        outcome = ("failed" if case.find("failure") is not None or case.find("error") is not None
+                   else "skipped" if case.find("skipped") is not None else "passed")
+        rows.append((pair, outcome, float(case.get("time") or 0)))
+    return rows
+
+
 class Timeout(Exception):
     """The run's --timeout was reached in a phase."""
 
@@ -132,10 +162,16 @@ class Command(BaseCommand):
         parser.add_argument("--keep-db", action="store_true", help="leave the database in place")
         parser.add_argument("--keep-logs", action="store_true", help="keep the stack's logs (their folder is "
                                                                         "printed)")
+        parser.add_argument("--browser-matrix", action="store_true",
+                            help="instead of the morning: the acceptance scenario with the candidate in Chromium for "
+                                 "every calendar and ATS pair (pytest, LOOPWISE_BROWSER_MATRIX=1), one line per "
+                                 "pair; bounded by --timeout")
 
     # ---- set-up --------------------------------------------------------------------------------------------
 
     def handle(self, *args, **opts):
+        if opts["browser_matrix"]:
+            return self._browser_matrix(opts["timeout"])
         self._check(opts)
         logging.getLogger("urllib3").setLevel(logging.ERROR)
         self.opts, self.rng = opts, random.Random(opts["seed"])
@@ -177,6 +213,26 @@ class Command(BaseCommand):
             raise CommandError("a count that must be zero is not: see above")
         if self.timed_out:
             raise CommandError(f"the run timed out: {self.timed_out}")
+
+    def _browser_matrix(self, timeout: float) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+        env["LOOPWISE_BROWSER_MATRIX"] = "1"
+        with tempfile.TemporaryDirectory(prefix="loopwise-matrix-") as folder:
+            report = Path(folder) / "junit.xml"
+            command = [sys.executable, "-m", "pytest", "-m", "browser", "-p", "no:randomly", "-q",
+                       f"--junitxml={report}", *MATRIX_TESTS]
+            self.say(f"the browser matrix: pytest {' '.join(command[3:])} (LOOPWISE_BROWSER_MATRIX=1) ...")
+            try:
+                done = subprocess.run(command, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True,
+                                      timeout=timeout, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                raise CommandError(f"the browser matrix did not finish in {timeout:.0f} s") from None
+            rows = matrix_rows(report.read_text()) if report.exists() else []
+        for pair, outcome, seconds in rows:
+            self.say(f"  {pair:<40} {outcome:<8} {seconds:6.1f} s")
+        if done.returncode != 0 or not rows:
+            self.stdout.write(done.stdout[-6000:] + done.stderr[-2000:])
+            raise CommandError(f"the browser matrix failed (pytest exit status {done.returncode})")
 
     def _check(self, opts: dict) -> None:
         for name, least in (("interviewers", world.PANEL), ("candidates", 1), ("bookers", 0), ("clients", 1),
