@@ -110,6 +110,8 @@ def main() -> int:
                                    "--logger-class candidates_portal.access_log.RedactingLogger",
                             cwd=str(ROOT), env=env)
         manager.add_process("worker", f"{PY} manage.py qcluster", cwd=str(ROOT), env=env)
+        db_env = f"DATABASE_URL={env['DATABASE_URL']} " if env.get("DATABASE_URL") else ""
+        stage_change = f"{db_env}{PY} manage.py ats_stage_change 91200115 Onsite"
         print(f"""
 Loopwise is starting ({database}, tasks through {broker}).
 
@@ -119,7 +121,7 @@ Loopwise is starting ({database}, tasks through {broker}).
   Google fake:  {google_url}/_fake/state   (the demo's calendars, events and Meet links)
   Greenhouse:   {greenhouse_url}/_fake/board   (move a candidate, e.g. Ravi Shankar Iyer to "Onsite": Greenhouse
                 sends Loopwise a signed webhook and a scheduling request with options appears within seconds;
-                or: {PY} manage.py ats_stage_change 91200115 Onsite)
+                or: {stage_change})
 
 Press Ctrl-C to stop everything.
 """, flush=True)

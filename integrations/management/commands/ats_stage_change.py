@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from integrations.models import AtsConnection
 
@@ -51,7 +52,11 @@ class Command(BaseCommand):
         rows = AtsConnection.objects.filter(provider=AtsConnection.Provider.GREENHOUSE)
         if name:
             rows = rows.filter(name=name)
-        found = list(rows.exclude(base_url="")[:2])
+        try:
+            found = list(rows.exclude(base_url="")[:2])
+        except DatabaseError:
+            raise CommandError("this database has no Loopwise tables: run the command with the DATABASE_URL that "
+                               "`make run` printed (it uses PostgreSQL when one answers)") from None
         if len(found) != 1:
             raise CommandError("name the Greenhouse connection (--connection) whose base URL is the local fake"
                                if found else "no Greenhouse connection points at a local fake (its base URL is "
