@@ -31,13 +31,15 @@ def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0, retry_a
     return (rng or random).uniform(0, min(cap, base * 2**attempt))
 
 
-def call_with_retries(fn: Callable[[], T], *, attempts: int = 4, what: str = "provider call") -> T:
-    """Run `fn`, retrying transient ProviderErrors; the last error is raised as it is."""
+def call_with_retries(fn: Callable[[], T], *, attempts: int = 4, what: str = "provider call",
+                      stop_on: frozenset[str] = frozenset()) -> T:
+    """Run `fn`, retrying transient ProviderErrors; the last error is raised as it is. An error whose `reason` is
+    in `stop_on` is raised at once, transient or not (a spent daily quota: retrying only spends more)."""
     for attempt in range(attempts):
         try:
             return fn()
         except ProviderError as e:
-            if e.permanent or attempt == attempts - 1:
+            if e.permanent or e.reason in stop_on or attempt == attempts - 1:
                 raise
             wait = backoff_delay(attempt, retry_after=e.retry_after)
             log.warning("%s failed (%s), retry %d of %d in %.1fs", what, e.reason or e.status, attempt + 1,

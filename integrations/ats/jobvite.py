@@ -236,13 +236,6 @@ def _not_found(kind: str, external_id: str, component: str) -> ProviderError:
                          reason="not_found", component=component)
 
 
-class _Stop(Exception):
-    """Carries a quota error through call_with_retries, which would otherwise retry it."""
-
-    def __init__(self, error: ProviderError):
-        self.error = error
-
-
 # ---- parsing at the edge --------------------------------------------------------------------------------------
 
 def _sid(value: Any) -> str:
@@ -363,18 +356,8 @@ class JobviteAts(AtsProvider):
 
     def _retrying(self, fn: Callable[[], T], *, what: str, attempts: int | None = None) -> T:
         """`fn` with transient failures retried through the shared sleeper, except a spent quota."""
-        def once() -> T:
-            try:
-                return fn()
-            except ProviderError as e:
-                if e.reason == "quota_exhausted":
-                    raise _Stop(e) from e
-                raise
-
-        try:
-            return call_with_retries(once, attempts=attempts or self.attempts, what=f"jobvite {what}")
-        except _Stop as stop:
-            raise stop.error from None
+        return call_with_retries(fn, attempts=attempts or self.attempts, what=f"jobvite {what}",
+                                 stop_on=frozenset({"quota_exhausted"}))
 
     def _call(self, method: str, path: str, *, component: str, params: list[tuple[str, Any]] | None = None,
               body: dict | None = None, attempts: int | None = None) -> dict:
