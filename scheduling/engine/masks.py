@@ -1,9 +1,9 @@
 """Availability as boolean matrices: one row per pool member, one column per candidate loop start.
 
 A loop start is `window.start + k * step` for a whole number k; `Tables.cols` holds the k that pass the
-loop-level rules (window, notice, candidate). Every per-resource rule turns into ranges of k, written
-into a difference array and summed once (NumPy `bincount` + `cumsum`), so no rule is ever evaluated start
-by start:
+loop-level rules (window, notice, candidate). Every per-resource rule turns into ranges of k, merged
+and written into the matrix run by run (`_ranges_to_matrix`), so no rule is ever evaluated start by
+start:
 
 - a busy interval [bs, be) blocks a person whose session, at minute offset o from the loop start with
   duration d and buffer b, would overlap [bs - b, be + b): the session start minute m = k*step + o is
@@ -13,7 +13,9 @@ by start:
   instants come from the zone clock with fold=0, see zones.py), and a range never joins its neighbour;
 - a day or week cap admits a start when `booked` that local day (week) + 1 <= the cap: a person sits at
   most one session of an option, so this is exact for people; rooms that host several sessions are
-  re-checked when the option is assembled (place.py).
+  re-checked when the option is assembled (place.py). The days (weeks) a resource has filled are turned
+  once per problem into spans of instants (`_cap_spans`), which then block starts like busy intervals
+  (a session start minute m is blocked when lo_min <= m < hi_min), in the same call.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class Tables:
     has_booked: np.ndarray  # (rows,) bool
     booked_days: np.ndarray  # sorted keys row * _KEY + local day of each `booked` start (days from day0)
     booked_weeks: np.ndarray  # the same with the Monday of the local ISO week
+    caps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # (ptr, lo_min, hi_min, is_week), CSR by row:
+    # the instants, as minutes from the window start ([lo, hi)), whose local day or week a row has filled
     day0: int
     clocks: dict[str, ZoneClock]
     zone_of: list[str]
@@ -59,12 +63,21 @@ class Tables:
     def local_days(self, zone: str, offset: int) -> np.ndarray:
         """Local day of each session start at `offset` minutes into the loop, per column (cached)."""
         key = (zone, offset)
-        if key not in self._zone_cache:
+        days = self._zone_cache.get(key)
+        if days is None:
             p = self.problem
             utc = p.window_start + (self.cols * p.step + offset) * MINUTE
-            days = self.clocks[zone].local_days(utc)
-            self._zone_cache[key] = (days, _unique(days), _unique(week_of(days)))
-        return self._zone_cache[key]
+            days = self._zone_cache[key] = self.clocks[zone].local_days(utc)
+        return days
+
+    def local_weeks(self, zone: str, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct local ISO weeks (Monday day numbers) of the session starts at `offset`, and the
+        position of each column's week among them (cached)."""
+        key = (zone, offset, "weeks")
+        weeks = self._zone_cache.get(key)
+        if weeks is None:
+            weeks = self._zone_cache[key] = _unique(week_of(self.local_days(zone, offset)))
+        return weeks
 
 
 def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,47 +141,112 @@ def build_tables(p: Problem) -> Tables:
         days = clocks[zone].local_days(b[near])
         day_keys.append(row[near] * _KEY + days - day0)
         week_keys.append(row[near] * _KEY + week_of(days) - day0)
+    cap_day = np.array([NO_CAP if r.max_per_day is None else r.max_per_day for r in res], dtype=np.int64)
+    cap_week = np.array([NO_CAP if r.max_per_week is None else r.max_per_week for r in res], dtype=np.int64)
+    booked_days, booked_weeks = np.sort(_cat(day_keys)), np.sort(_cat(week_keys))
     return Tables(
         problem=p, ids=ids, row={rid: i for i, rid in enumerate(ids)}, n_starts=k, cols=cols,
         is_room=np.array([r.is_room for r in res], dtype=bool),
         room_rows=frozenset(i for i, r in enumerate(res) if r.is_room),
         unknown=np.array([r.calendar_unknown for r in res], dtype=bool),
         buffer=np.array([r.buffer_minutes for r in res], dtype=np.int64),
-        cap_day=np.array([NO_CAP if r.max_per_day is None else r.max_per_day for r in res], dtype=np.int64),
-        cap_week=np.array([NO_CAP if r.max_per_week is None else r.max_per_week for r in res], dtype=np.int64),
-        busy=(ptr, lo, hi), hours=hours, pattern=pattern,
-        has_booked=np.array([r.booked.size > 0 for r in res], dtype=bool), booked_days=np.sort(_cat(day_keys)),
-        booked_weeks=np.sort(_cat(week_keys)), day0=day0, clocks=clocks,
+        cap_day=cap_day, cap_week=cap_week, busy=(ptr, lo, hi), hours=hours, pattern=pattern,
+        has_booked=np.array([r.booked.size > 0 for r in res], dtype=bool), booked_days=booked_days,
+        booked_weeks=booked_weeks, day0=day0, clocks=clocks,
+        caps=_cap_spans(p, booked_days, booked_weeks, cap_day, cap_week, [r.timezone for r in res], clocks, day0),
         zone_of=[r.timezone for r in res])
 
 
 def _hours_table(p: Problem, res: list, clocks: dict) -> tuple[tuple, np.ndarray]:
     """Working-hours ranges as minutes from the window start, CSR by distinct (zone, weekly hours)
-    pattern, and each row's pattern: people who share a pattern share this work and its masks."""
+    pattern, and each row's pattern: people who share a pattern share this work and its masks.
+
+    Every range of every pattern meets every day of the span in one matrix (ranges x days), and each
+    zone's clock converts its patterns' readings in one call."""
     patterns: dict = {}
-    first, last = p.window_start // DAY - 2, p.window_end // DAY + 2
-    days = np.arange(first, last + 1, dtype=np.int64)
-    by_weekday = [days[weekday(days) == w] * DAY for w in range(7)]
-    starts, ends = [], []
     for r in res:
-        key = (r.timezone, r.working_hours)
-        if r.working_hours is None or key in patterns:
-            continue
-        patterns[key] = len(patterns)
-        local_a = [by_weekday[w] + a * MINUTE for w, ranges in enumerate(r.working_hours) for a, _ in ranges]
-        local_b = [by_weekday[w] + b * MINUTE for w, ranges in enumerate(r.working_hours) for _, b in ranges]
-        clock = clocks[r.timezone]
-        s = clock.utc_of_local(_cat(local_a)) - p.window_start
-        e = clock.utc_of_local(_cat(local_b)) - p.window_start
-        s_min, e_min = -((-s) // MINUTE), e // MINUTE
-        keep = e_min > s_min
-        starts.append(s_min[keep])
-        ends.append(e_min[keep])
-    ptr = np.zeros(len(starts) + 1, dtype=np.int64)
-    ptr[1:] = np.cumsum([len(x) for x in starts])
+        if r.working_hours is not None:
+            patterns.setdefault((r.timezone, r.working_hours), len(patterns))
     pattern = np.array([-1 if r.working_hours is None else patterns[r.timezone, r.working_hours] for r in res],
                        dtype=np.int64)
-    return (ptr, _cat(starts), _cat(ends)), pattern
+    ranges = [(n, w, a, b) for (_, week), n in patterns.items() for w, day in enumerate(week) for a, b in day]
+    if not ranges:
+        return (np.zeros(len(patterns) + 1, dtype=np.int64), _cat([]), _cat([])), pattern
+    owner, on, a, b = (np.array(x, dtype=np.int64) for x in zip(*ranges, strict=True))
+    first, last = p.window_start // DAY - 2, p.window_end // DAY + 2
+    days = np.arange(first, last + 1, dtype=np.int64)
+    hit = on[:, None] == weekday(days)[None, :]  # (ranges, days): the range applies that day
+    row = np.broadcast_to(np.arange(len(ranges))[:, None], hit.shape)[hit]  # ranges in order, days ascending
+    midnight = np.broadcast_to(days[None, :] * DAY, hit.shape)[hit]
+    local_s, local_e = midnight + a[row] * MINUTE, midnight + b[row] * MINUTE
+    owner = owner[row]
+    names = sorted({z for z, _ in patterns})
+    zone_of = np.array([names.index(z) for z, _ in patterns], dtype=np.int64)[owner]
+    s, e = np.empty_like(local_s), np.empty_like(local_e)
+    for k, name in enumerate(names):
+        here = zone_of == k
+        s[here] = clocks[name].utc_of_local(local_s[here])
+        e[here] = clocks[name].utc_of_local(local_e[here])
+    s_min, e_min = -((p.window_start - s) // MINUTE), (e - p.window_start) // MINUTE
+    keep = e_min > s_min
+    ptr = np.zeros(len(patterns) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(np.bincount(owner[keep], minlength=len(patterns)))
+    return (ptr, s_min[keep], e_min[keep]), pattern
+
+
+def _cap_spans(p: Problem, booked_days: np.ndarray, booked_weeks: np.ndarray, cap_day: np.ndarray,
+               cap_week: np.ndarray, zone_of: list[str], clocks: dict, day0: int) -> tuple:
+    """The day and week caps as spans of instants a row may not start a session in (see Tables.caps).
+
+    A row's day is full when its `booked` starts that local day reach its cap (a cap of 0: always full).
+    The instants of local day D are those whose reading falls in [D, D + 1) days; between two offset
+    changes of the zone the offset is constant, so that is one span per stretch between changes (two
+    when a change at midnight makes a local hour occur twice), computed for every full day at once."""
+    rows, lo, hi, week = [], [], [], []
+    for is_week, (keys, cap, length) in enumerate(((booked_days, cap_day, 1), (booked_weeks, cap_week, 7))):
+        full = _full(keys, cap)
+        zero = np.flatnonzero(cap <= 0)
+        rows.append(zero)
+        lo.append(np.full(zero.size, -_FAR, dtype=np.int64))
+        hi.append(np.full(zero.size, _FAR, dtype=np.int64))
+        week.append(np.full(zero.size, is_week, dtype=bool))
+        if not full.size:
+            continue
+        row = full // _KEY
+        local_lo = (full % _KEY + day0) * DAY
+        names = np.array([zone_of[r] for r in row.tolist()], dtype=object)
+        for name in sorted(set(names.tolist())):
+            mine = names == name
+            clock = clocks[name]
+            edges = np.concatenate(([np.iinfo(np.int64).min // 4], clock.transitions, [np.iinfo(np.int64).max // 4]))
+            a = np.maximum(local_lo[mine][:, None] - clock.offsets[None, :], edges[None, :-1])
+            b = np.minimum(local_lo[mine][:, None] + length * DAY - clock.offsets[None, :], edges[None, 1:])
+            keep = a < b
+            rows.append(np.broadcast_to(row[mine][:, None], keep.shape)[keep])
+            lo.append(-((p.window_start - a[keep]) // MINUTE))  # first whole minute of the window grid in it
+            hi.append(-((p.window_start - b[keep]) // MINUTE))
+            week.append(np.full(int(keep.sum()), is_week, dtype=bool))
+    row, lo, hi, week = _cat(rows), _cat(lo), _cat(hi), np.concatenate(week)
+    order = np.argsort(row, kind="stable")
+    ptr = np.zeros(len(cap_day) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(np.bincount(row, minlength=len(cap_day)))
+    return ptr, lo[order], hi[order], week[order]
+
+
+_FAR = 1 << 40  # minutes: farther from any window than any start
+
+
+def _full(keys: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """The distinct keys (row * _KEY + day) that occur at least as often as their row's cap."""
+    if not keys.size:
+        return keys
+    first = np.empty(keys.size, dtype=bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, keys.size))
+    distinct = keys[starts]
+    return distinct[counts >= cap[distinct // _KEY]]
 
 
 def _cat(arrays: list[np.ndarray]) -> np.ndarray:
@@ -191,6 +269,14 @@ class SessionRows:
     hours_row: np.ndarray  # per range: its position in `patterns`
     hours_s: np.ndarray
     hours_e: np.ndarray
+    cap_row: np.ndarray  # per span of Tables.caps of the members: the member (local row) it belongs to
+    cap_lo: np.ndarray
+    cap_hi: np.ndarray
+    cap_is_week: np.ndarray  # the span is a full week (else a full day)
+    zones: list[str]  # the members' time zones
+    zone: np.ndarray  # per member: its zone's position in `zones`
+    capped: np.ndarray  # per member: has a day or week cap
+    booked: bool  # some member has a `booked` interview
 
 
 def session_rows(t: Tables, s: Session) -> SessionRows:
@@ -203,8 +289,17 @@ def session_rows(t: Tables, s: Session) -> SessionRows:
     patterns = np.unique(own[own >= 0])
     h_row, h_idx = _gather(hp, patterns)
     member_pattern = np.where(own >= 0, np.searchsorted(patterns, own), len(patterns))
+    names = [t.zone_of[m] for m in members.tolist()]
+    zones = sorted(set(names))
+    where = {z: i for i, z in enumerate(zones)}
+    capped = (t.cap_day[members] < NO_CAP) | (t.cap_week[members] < NO_CAP)
+    cp, clo, chi, cweek = t.caps
+    c_row, c_idx = _gather(cp, members)
     return SessionRows(s, members, role_rows, b_row, blo[b_idx], bhi[b_idx], t.buffer[members][b_row],
-                       patterns, member_pattern, h_row, hs[h_idx], he[h_idx])
+                       patterns, member_pattern, h_row, hs[h_idx], he[h_idx], c_row, clo[c_idx], chi[c_idx],
+                       cweek[c_idx], zones,
+                       np.array([where[z] for z in names], dtype=np.int64), capped,
+                       bool(t.has_booked[members].any()))
 
 
 def _gather(ptr: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -285,16 +380,28 @@ def make_slot(t: Tables, sr: SessionRows, offset: int, keep_parts: bool = False,
     b = sr.busy_buf
     lo = -((offset + d + b - 1 - sr.busy_lo) // step)
     hi = (sr.busy_hi + b - 1 - offset) // step + 1
-    free = _ranges_to_matrix(at, n, sr.busy_row, lo, hi, inside=False)
+    # A start k is out when its session start minute k * step + offset falls in a full day or week.
+    cap_lo, cap_hi = -((offset - sr.cap_lo) // step), -((offset - sr.cap_hi) // step)
+    if keep_parts:  # each rule on its own, for diagnostics
+        free = _ranges_to_matrix(at, n, sr.busy_row, lo, hi, inside=False)
+        caps = tuple(_ranges_to_matrix(at, n, sr.cap_row[w], cap_lo[w], cap_hi[w], inside=False)
+                     for w in (~sr.cap_is_week, sr.cap_is_week))
+        clear = free & caps[0] & caps[1]
+    else:
+        if sr.cap_row.size:
+            row, lo, hi = (np.concatenate(x) for x in ((sr.busy_row, sr.cap_row), (lo, cap_lo), (hi, cap_hi)))
+        else:
+            row = sr.busy_row
+        clear = _ranges_to_matrix(at, n, row, lo, hi, inside=False)
     lo = -((offset - sr.hours_s) // step)
     hi = (sr.hours_e - d - offset) // step + 1
     by_pattern = _ranges_to_matrix(at, len(sr.patterns), sr.hours_row, lo, hi)
     hours = np.concatenate([by_pattern, np.ones((1, len(ks)), dtype=bool)])[sr.member_pattern]
     known = ~t.unknown[sr.members]
-    avail = np.logical_and(free, hours)
+    avail = np.logical_and(clear, hours)
     if not known.all():
         avail &= known[:, None]
-    load, room_caps, caps_ok = _bookings(t, sr, offset, avail, keep_parts, cols)
+    load, room_caps = _bookings(t, sr, offset, cols)
     cover = np.ones(len(ks), dtype=bool)
     need, union = 0, set()
     for role, rr in zip(sr.session.roles, sr.role_rows, strict=True):
@@ -306,7 +413,7 @@ def make_slot(t: Tables, sr: SessionRows, offset: int, keep_parts: bool = False,
         cover &= avail[sorted(union)].sum(axis=0) >= need
     parts = None
     if keep_parts:
-        parts = {"hours": hours, "free": free, "known": known, "caps": caps_ok}
+        parts = {"hours": hours, "free": free, "known": known, "caps": caps}
     return Slot(sr, offset, avail, load, room_caps, cover, parts)
 
 
@@ -356,46 +463,26 @@ def key_order(slot: Slot, rows: np.ndarray, sub: np.ndarray) -> np.ndarray | Non
     return None if slot.load is None else slot.load.order(rows, sub)
 
 
-def _bookings(t: Tables, sr: SessionRows, offset: int, avail: np.ndarray, keep_parts: bool,
-              cols: np.ndarray | None) -> tuple:
-    """Applies the day and week caps to `avail` in place. Returns the week load of the members (None when
-    nobody has a booked interview), the capped rooms' calendars, and for diagnostics the separate day and
-    week cap masks (None unless asked for)."""
+def _bookings(t: Tables, sr: SessionRows, offset: int, cols: np.ndarray | None) -> tuple:
+    """The week load of the members (None when nobody has a booked interview) and the capped rooms'
+    calendars: per column, the local day, `booked` that day, the local week and `booked` that week."""
     members = sr.members
-    booked = t.has_booked[members]
-    capped = (t.cap_day[members] < NO_CAP) | (t.cap_week[members] < NO_CAP)
-    parts = (np.ones(avail.shape, dtype=bool), np.ones(avail.shape, dtype=bool)) if keep_parts else None
-    if not booked.any() and not capped.any():
-        return None, {}, parts
-    names = [t.zone_of[m] for m in members.tolist()]
-    zones = sorted(set(names))
-    zone = np.array([zones.index(z) for z in names])
-    cal = [t.local_days(z, offset) for z in zones]
-    if cols is not None:
-        cal = [(days[cols], (du, dinv[cols]), (wu, winv[cols])) for days, (du, dinv), (wu, winv) in cal]
-    du = _padded([c[1][0] for c in cal], t.day0 - 1)
-    wu = _padded([c[2][0] for c in cal], t.day0 - 1)
-    dcount = _count(t.booked_days, members, du[zone] - t.day0)
-    wcount = _count(t.booked_weeks, members, wu[zone] - t.day0)
-    winv = np.stack([c[2][1] for c in cal])
     room_caps = {}
-    if capped.any():
-        # A member may sit a session starting on local day d when both that day and its week have room.
-        week_of_day = np.stack([np.searchsorted(c[2][0], week_of(du_z)) for c, du_z in zip(cal, du, strict=True)])
-        week_of_day = np.minimum(week_of_day, wcount.shape[1] - 1)
-        day_ok = dcount + 1 <= t.cap_day[members][:, None]
-        week_ok = np.take_along_axis(wcount, week_of_day[zone], axis=1) + 1 <= t.cap_week[members][:, None]
-        ok = day_ok & week_ok
-        for z, (days, (_, dinv), (_, winv_z)) in enumerate(cal):
-            rows = np.flatnonzero(capped & (zone == z))
-            if rows.size:
-                avail[rows] &= ok[rows][:, dinv]
-                if parts is not None:
-                    parts[0][rows], parts[1][rows] = day_ok[rows][:, dinv], week_ok[rows][:, dinv]
-            for i in rows[t.is_room[members[rows]]].tolist():
-                room_caps[i] = (days, dcount[i][dinv], week_of(days), wcount[i][winv_z])
-    load = WeekLoad(zone, winv, wcount) if booked.any() else None
-    return load, room_caps, parts
+    for i in np.flatnonzero(sr.capped & t.is_room[members]).tolist():
+        days = t.local_days(sr.zones[sr.zone[i]], offset)
+        if cols is not None:
+            days = days[cols]
+        weeks = week_of(days)
+        room = members[i:i + 1]
+        room_caps[i] = (days, _count(t.booked_days, room, (days - t.day0)[None, :])[0], weeks,
+                        _count(t.booked_weeks, room, (weeks - t.day0)[None, :])[0])
+    if not sr.booked:
+        return None, room_caps
+    weeks = [t.local_weeks(z, offset) for z in sr.zones]
+    distinct = _padded([w[0] for w in weeks], t.day0 - 1)
+    week = np.stack([w[1] if cols is None else w[1][cols] for w in weeks])
+    load = WeekLoad(sr.zone, week, _count(t.booked_weeks, members, distinct[sr.zone] - t.day0))
+    return load, room_caps
 
 
 def _padded(rows: list[np.ndarray], fill: int) -> np.ndarray:

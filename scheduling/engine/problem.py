@@ -223,6 +223,7 @@ def _resources(value: object, default_buffer: int, errs: _Errors) -> dict[str, R
         errs.add("resources", "must be an object mapping resource ids to resources")
         return {}
     out = {}
+    seen: tuple[dict, dict] = ({}, {})  # working hours already read, by id() of the dict, of the list
     for rid in sorted(value):
         path = f"resources.{rid}"
         spec = value[rid]
@@ -240,7 +241,7 @@ def _resources(value: object, default_buffer: int, errs: _Errors) -> dict[str, R
         if "timezone" not in spec:
             errs.add(f"{path}.timezone", "is required")
         zone = _zone(spec.get("timezone"), f"{path}.timezone", errs) if "timezone" in spec else "UTC"
-        hours = _working_hours(spec["working_hours"], f"{path}.working_hours", errs) \
+        hours = _working_hours(spec["working_hours"], f"{path}.working_hours", errs, seen) \
             if "working_hours" in spec else None
         buffer = default_buffer
         if "buffer_minutes" in spec:
@@ -259,11 +260,20 @@ def _resources(value: object, default_buffer: int, errs: _Errors) -> dict[str, R
     return {rid: Resource(rid, f[0], f[1], f[2], busy[rid], booked[rid], *f[3:]) for rid, f in out.items()}
 
 
-def _working_hours(value: object, path: str, errs: _Errors) -> tuple | None:
+def _working_hours(value: object, path: str, errs: _Errors, seen: tuple[dict, dict]) -> tuple | None:
+    """The weekly hours, Monday first. Resources often share their hours (the same dict, or the same list
+    for a day), so a dict (a day's list) read without error is remembered by its id() in seen[0] (seen[1]),
+    which live for one parse of one problem (the objects stay alive and unchanged meanwhile); errors are
+    always found again, so that each names its own resource."""
+    weeks, days = seen
+    week = weeks.get(id(value))
+    if week is not None:
+        return week
     if not isinstance(value, dict):
         errs.add(path, "must be an object with keys mon..sun")
         return None
-    if not value.keys() <= _WEEKDAY_SET:
+    clean = value.keys() <= _WEEKDAY_SET
+    if not clean:
         _unknown(value, _WEEKDAY_SET, path + ".", errs)
     week = []
     for day in WEEKDAYS:
@@ -272,11 +282,18 @@ def _working_hours(value: object, path: str, errs: _Errors) -> tuple | None:
             week.append(())
             if ranges is not None and ranges != []:
                 errs.add(f"{path}.{day}", 'must be a list of ["HH:MM", "HH:MM"] ranges')
+                clean = False
             continue
         if type(ranges) is not list:
             errs.add(f"{path}.{day}", 'must be a list of ["HH:MM", "HH:MM"] ranges')
             week.append(())
+            clean = False
             continue
+        known = days.get(id(ranges))
+        if known is not None:
+            week.append(known)
+            continue
+        errors = len(errs)
         parsed = []
         for i, pair in enumerate(ranges):
             try:
@@ -295,7 +312,14 @@ def _working_hours(value: object, path: str, errs: _Errors) -> tuple | None:
             else:
                 parsed.append((a, b))
         week.append(tuple(parsed))
-    return tuple(week)
+        if len(errs) == errors:
+            days[id(ranges)] = week[-1]
+        else:
+            clean = False
+    week = tuple(week)
+    if clean:
+        weeks[id(value)] = week
+    return week
 
 
 def _bulk_instants(value: dict, rids: list[str], errs: _Errors) -> tuple[dict, dict]:

@@ -67,8 +67,13 @@ def _bounds(t: Tables, found: Found, shown: list[int]) -> np.ndarray:
     p = t.problem
     durations = np.array([s.duration for s in p.sessions])
     starts = t.cols[shown] * p.step
-    offsets = np.array([found.by_col[c][0].offsets for c in shown])
-    lengths = durations[np.array([found.by_col[c][0].order for c in shown])]
+    plans = [found.by_col[c][0] for c in shown]
+    if all(plan is plans[0] for plan in plans):  # one ordering (order "fixed", or "any" where it sufficed)
+        offsets = np.array(plans[0].offsets)[None, :]
+        lengths = durations[np.array(plans[0].order)][None, :]
+    else:
+        offsets = np.array([plan.offsets for plan in plans])
+        lengths = durations[np.array([plan.order for plan in plans])]
     a = starts[:, None] + offsets
     minutes = np.stack([a, a + lengths], axis=2).reshape(len(shown), -1)
     # Distinct minutes through a table over their span (a few weeks of minutes) rather than a sort.
@@ -81,5 +86,5 @@ def _bounds(t: Tables, found: Found, shown: list[int]) -> np.ndarray:
         text = [format_utc(p.window_start + int(m) * MINUTE) for m in unique.tolist()]
     else:
         moments = (p.window_start + unique * MINUTE).astype("datetime64[us]")
-        text = [s + "Z" for s in np.datetime_as_string(moments, unit="s").tolist()]
+        text = np.datetime_as_string(moments, unit="s", timezone="UTC").tolist()
     return np.array(text, dtype=object)[inverse]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from scheduling.engine import solve
 
 from .builders import person, problem, role, session, starts
+from .test_oracle import assert_matches_oracle
 
 EVERY_DAY = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -103,3 +104,37 @@ class TestSydney:
                                        60, 30))
         # 23:00-24:00 AEST is 13:00Z-14:00Z, 00:00-01:00 is 14:00Z-15:00Z: each fits one hour, nothing between.
         assert starts(result) == ["2026-06-14T13:00:00Z", "2026-06-14T14:00:00Z"]
+
+
+class TestSantiago:
+    # America/Santiago changes its clocks at midnight: 2026-09-06 00:00 -04 -> 01:00 -03 (04:00Z), so that
+    # Sunday starts at 04:00Z; 2027-04-04 00:00 -03 -> Saturday 23:00 -04 (03:00Z), so that Saturday's last
+    # hour occurs twice and Saturday ends at 04:00Z. Day caps must follow the local day across both.
+
+    def _loop(self, start: str, end: str, booked: str) -> dict:
+        hours = {day: [["00:00", "24:00"]] for day in EVERY_DAY}
+        return one_person_loop("America/Santiago", hours, start, end, 60, 60, booked=[booked], max_per_day=1)
+
+    def test_a_full_saturday_lasts_through_its_repeated_hour(self):
+        loop = self._loop("2027-04-04T01:00:00Z", "2027-04-04T07:00:00Z", "2027-04-03T15:00:00Z")
+        assert starts(solve(loop)) == ["2027-04-04T04:00:00Z", "2027-04-04T05:00:00Z", "2027-04-04T06:00:00Z"]
+        assert_matches_oracle(loop)
+
+    def test_a_full_sunday_starts_after_the_repeated_hour(self):
+        loop = self._loop("2027-04-04T01:00:00Z", "2027-04-04T07:00:00Z", "2027-04-04T16:00:00Z")
+        assert starts(solve(loop)) == ["2027-04-04T01:00:00Z", "2027-04-04T02:00:00Z", "2027-04-04T03:00:00Z"]
+        assert_matches_oracle(loop)
+
+    def test_a_full_saturday_ends_where_the_skipped_midnight_would_be(self):
+        loop = self._loop("2026-09-06T02:00:00Z", "2026-09-06T07:00:00Z", "2026-09-05T16:00:00Z")
+        assert starts(solve(loop)) == ["2026-09-06T04:00:00Z", "2026-09-06T05:00:00Z", "2026-09-06T06:00:00Z"]
+        assert_matches_oracle(loop)
+
+    def test_a_full_week_follows_the_local_week(self):
+        # Booked on Sunday 2026-09-06 (local, after the change); max one a week: that ISO week is full until
+        # Monday 00:00 -03 (03:00Z on the 7th).
+        hours = {day: [["00:00", "24:00"]] for day in EVERY_DAY}
+        loop = one_person_loop("America/Santiago", hours, "2026-09-07T01:00:00Z", "2026-09-07T06:00:00Z", 60, 60,
+                               booked=["2026-09-06T12:00:00Z"], max_per_week=1)
+        assert starts(solve(loop)) == ["2026-09-07T03:00:00Z", "2026-09-07T04:00:00Z", "2026-09-07T05:00:00Z"]
+        assert_matches_oracle(loop)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from hypothesis import given, settings
@@ -163,3 +164,27 @@ def test_a_mangled_problem_is_solved_or_refused_with_a_field_never_crashes(data)
         assert e.errors and all(isinstance(f, str) and m for f, m in e.errors)
     else:
         assert set(result) == {"options", "truncated", "diagnostics"}
+
+
+def test_hours_shared_between_resources_are_read_once_yet_each_error_names_its_resource():
+    bad = {"mon": [["09:00", "25:00"]]}  # one dict object for two resources
+    day = [["09:00", "17:00"]]  # one list object for days of two resources
+    resources = {"ana": person(working_hours=bad), "bo": person(working_hours=bad),
+                 "cy": person(working_hours={"mon": day}),
+                 "di": person(working_hours={"mon": day, "tue": [["x", "y"]]})}
+    loop = problem("2026-06-15T00:00:00Z", "2026-06-16T00:00:00Z", resources,
+                   [session("talk", 60, role("ana", "bo", "cy", "di"))])
+    with pytest.raises(ProblemError) as e:
+        solve(loop)
+    assert [f for f, _ in e.value.errors] == ["resources.ana.working_hours.mon[0]", "resources.bo.working_hours.mon[0]",
+                                              "resources.di.working_hours.tue[0]"]
+
+
+def test_hours_shared_between_resources_mean_the_same_as_copies():
+    week = {"mon": [["09:00", "12:00"]], "tue": [["13:00", "17:00"]]}
+    shared = {rid: person(working_hours=week) for rid in ("ana", "bo")}
+    shared["cy"] = person(working_hours={"mon": week["tue"], "tue": week["mon"]})
+    loop = problem("2026-06-15T00:00:00Z", "2026-06-17T00:00:00Z", shared,
+                   [session("talk", 60, role("ana", "bo", "cy", count=2))], max_options=5000)
+    assert solve(loop) == solve(json.loads(json.dumps(loop)))
+    assert solve(loop)["options"]
