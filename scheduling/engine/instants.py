@@ -98,6 +98,7 @@ def parse_calendars(busy_lists: list[list], booked_lists: list[list]) -> tuple[l
 
 
 _LIST, _TWO = {list}, {2}
+_LIST_LEN = list.__len__
 
 
 def _texts(busy_lists: list[list], booked_lists: list[list]) -> list:
@@ -118,7 +119,8 @@ def _joined(busy_lists: list[list], booked_lists: list[list]) -> bytes | None:
     try:
         for busy in busy_lists:
             if busy:
-                if not (set(map(type, busy)) <= _LIST and set(map(len, busy)) <= _TWO):
+                # list.__len__ refuses anything but a list (TypeError), so this one pass checks both.
+                if not set(map(_LIST_LEN, busy)) <= _TWO:
                     return None
                 parts.append("\0".join(chain.from_iterable(busy)))
         parts.extend("\0".join(booked) for booked in booked_lists if booked)
@@ -188,7 +190,8 @@ def _fast(raw: bytes, rows: np.ndarray, width: int, out: np.ndarray, slow: np.nd
     # Below "0" wraps around, so `<= 9` tests both ends; two digits never exceed 99, so uint8 holds them.
     good = (t[_DIGIT_ROWS] <= 9).all(axis=0) & (t[_SEP_ROWS] == _SEP_VALUES).all(axis=0)
     f = (t[_TENS] * np.uint8(10) + t[_UNITS]).astype(np.int64)
-    year, month, day, hour, minute, second = f[0] * 100 + f[1], f[2], f[3], f[4], f[5], f[6]
+    # A row with a letter where a digit belongs is already not good, but its "year" may exceed the tables.
+    year, month, day, hour, minute, second = (f[0] * 100 + f[1]).clip(0, 9999), f[2], f[3], f[4], f[5], f[6]
     month_at = _LEAP[year] * 13 + month.clip(0, 12)
     good &= ((year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= _MONTH_DAYS.ravel()[month_at])
              & (hour <= 23) & (minute <= 59) & (second <= 59))

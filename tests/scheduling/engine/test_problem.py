@@ -188,3 +188,12 @@ def test_hours_shared_between_resources_mean_the_same_as_copies():
                    [session("talk", 60, role("ana", "bo", "cy", count=2))], max_options=5000)
     assert solve(loop) == solve(json.loads(json.dumps(loop)))
     assert solve(loop)["options"]
+
+
+@pytest.mark.parametrize("text", ["AA26-12-01T10:00:00Z", "zz26-12-01T10:00:00+05:30", "2026-1A-01T10:00:00Z"])
+def test_letters_where_digits_belong_are_named_not_crashed_on(text):
+    # Two letters in the year once made a "year" past the fast parser's tables (IndexError).
+    busy = [["2026-06-15T08:00:00Z", "2026-06-15T09:00:00Z"], [text, "2026-12-01T11:00:00Z"]]
+    with pytest.raises(ProblemError) as e:
+        solve(edited(set_in(["resources", "ana", "busy"], busy)))
+    assert e.value.errors == [("resources.ana.busy[1][0]", f"{text!r} is not an ISO 8601 instant")]
