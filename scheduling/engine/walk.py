@@ -146,15 +146,13 @@ def _bits(matrix: np.ndarray) -> list[int]:
 
 
 def _rows_of(got: dict[int, int], filled: int, c: int) -> np.ndarray:
-    """(c,) the row that took each column in one round, -1 where none did (or the seat was not filled)."""
-    out = np.full(c, -1, dtype=np.int64)
+    """(c,) the row that took each column in one round, -1 where none did (or the seat was not filled).
+    In one round a column is taken by one row at most, so row + 1 weighted by its bits sums to it."""
     rows = [r for r, f in got.items() if f & filled]
     if not rows:
-        return out
+        return np.full(c, -1, dtype=np.int64)
     width = (c + 7) // 8
     raw = b"".join((got[r] & filled).to_bytes(width, "little") for r in rows)
-    hit = np.unpackbits(np.frombuffer(raw, dtype=np.uint8).reshape(len(rows), width), axis=1,
-                        bitorder="little")[:, :c].astype(bool)
-    has = hit.any(axis=0)
-    out[has] = np.array(rows)[hit.argmax(axis=0)[has]]
-    return out
+    hit = np.unpackbits(np.frombuffer(raw, dtype=np.uint8).reshape(len(rows), width), axis=1, count=c,
+                        bitorder="little")
+    return (np.array(rows, dtype=np.int64) + 1) @ hit - 1
