@@ -184,17 +184,19 @@ _TENS, _UNITS = [0, 2, 5, 8, 11, 14, 17], [1, 3, 6, 9, 12, 15, 18]
 def _fast(raw: bytes, rows: np.ndarray, width: int, out: np.ndarray, slow: np.ndarray) -> None:
     """Parses texts of one width, each followed by a NUL byte in `raw`, with NumPy; rows it cannot vouch
     for stay marked slow (and if a NUL is out of place, all of them)."""
-    t = np.ascontiguousarray(np.frombuffer(raw, dtype=np.uint8).reshape(rows.size, width + 1).T) - np.uint8(48)
+    t = np.empty((width + 1, rows.size), dtype=np.uint8)  # transposed (one row per character) in one pass
+    np.subtract(np.frombuffer(raw, dtype=np.uint8).reshape(rows.size, width + 1).T, np.uint8(48), out=t)
     if not (t[width] == np.uint8(208)).all():  # NUL - 48, wrapped: some text is not `width` long
         return
     # Below "0" wraps around, so `<= 9` tests both ends; two digits never exceed 99, so uint8 holds them.
     good = (t[_DIGIT_ROWS] <= 9).all(axis=0) & (t[_SEP_ROWS] == _SEP_VALUES).all(axis=0)
-    f = (t[_TENS] * np.uint8(10) + t[_UNITS]).astype(np.int64)
+    f8 = t[_TENS] * np.uint8(10) + t[_UNITS]  # the two-digit fields; exact wherever the digits are
+    good &= ((f8[2] >= 1) & (f8[2] <= 12) & (f8[3] >= 1) & (f8[4] <= 23) & (f8[5] <= 59) & (f8[6] <= 59))
+    f = f8.astype(np.int64)
     # A row with a letter where a digit belongs is already not good, but its "year" may exceed the tables.
     year, month, day, hour, minute, second = (f[0] * 100 + f[1]).clip(0, 9999), f[2], f[3], f[4], f[5], f[6]
     month_at = _LEAP[year] * 13 + month.clip(0, 12)
-    good &= ((year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= _MONTH_DAYS.ravel()[month_at])
-             & (hour <= 23) & (minute <= 59) & (second <= 59))
+    good &= (year >= 1) & (day <= _MONTH_DAYS.ravel()[month_at])
     seconds = ((_YEAR_START[year] + _MONTH_START.ravel()[month_at] + day - 1) * 86_400
                + hour * 3600 + minute * 60 + second)
     if width == 20:

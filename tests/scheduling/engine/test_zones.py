@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduling.engine.instants import DAY, MINUTE, format_utc, parse_many, parse_one
 from scheduling.engine.zones import zone_clock
@@ -65,3 +67,18 @@ def test_the_bulk_parser_agrees_with_fromisoformat():
 def test_instants_are_written_in_utc_with_z():
     assert format_utc(parse_one("2026-12-03T09:00:00-05:00")) == "2026-12-03T14:00:00Z"
     assert format_utc(parse_one("2026-12-03T09:00:00.250+00:00") + 30 * MINUTE) == "2026-12-03T09:30:00.250000Z"
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.text(alphabet="0123456789-:TZA+z", min_size=20, max_size=20).map(
+    lambda s: "2026-12-01T10:00:00Z" if s.startswith("A") else s), min_size=1, max_size=30))
+def test_the_bulk_parser_agrees_with_fromisoformat_on_one_width_of_garbage(texts):
+    # All of one width, so that every text goes through the NumPy path (letters anywhere, years past 9999).
+    values, errors = parse_many(texts)
+    for i, text in enumerate(texts):
+        try:
+            expected = parse_one(text)
+        except ValueError:
+            assert i in errors
+        else:
+            assert i not in errors and values[i] == expected
