@@ -72,19 +72,29 @@ def parse_calendars(busy_lists: list[list], booked_lists: list[list]) -> tuple[l
             # An empty placeholder keeps every later pair at its own index.
             busy_lists = [[x if isinstance(x, list) and len(x) == 2 else _NOTHING for x in b] for b in busy_lists]
         us, bad = parse_many(_texts(busy_lists, booked_lists))
-    busy_from = np.cumsum([0] + [2 * len(b) for b in busy_lists]).tolist()
+    counts = [len(b) for b in busy_lists]
+    busy_from = np.cumsum([0] + [2 * c for c in counts]).tolist()
     booked_from = np.cumsum([busy_from[-1]] + [len(b) for b in booked_lists]).tolist()
     if bad:
+        busy_bad, booked_bad = [], []
         for i in sorted(bad):
             if i < busy_from[-1]:
                 n = bisect_right(busy_from, i) - 1
-                problems.append((n, f"busy[{(i - busy_from[n]) // 2}][{(i - busy_from[n]) % 2}]", bad[i]))
+                j = i - busy_from[n]
+                busy_bad.append((n, j, 0, bad[i]) if j < counts[n] else (n, j - counts[n], 1, bad[i]))
             else:
                 n = bisect_right(booked_from, i) - 1
-                problems.append((n, f"booked[{i - booked_from[n]}]", bad[i]))
-    intervals = us[:busy_from[-1]].reshape(-1, 2)
+                booked_bad.append((n, f"booked[{i - booked_from[n]}]", bad[i]))
+        problems.extend((n, f"busy[{k}][{end}]", message) for n, k, end, message in sorted(busy_bad))
+        problems.extend(booked_bad)
+    # Each resource's busy texts are its starts, then its ends (_texts): where each pair's two are.
+    m = np.array(counts, dtype=np.int64)
+    owner = np.repeat(np.arange(len(counts)), m)
+    start_at = np.arange(int(m.sum()), dtype=np.int64) + (np.array(busy_from[:-1], dtype=np.int64) // 2)[owner]
+    end_at = start_at + m[owner]
+    intervals = np.stack((us[start_at], us[end_at]), axis=1)
     for k in np.flatnonzero(intervals[:, 1] < intervals[:, 0]).tolist():
-        if 2 * k in bad or 2 * k + 1 in bad:
+        if int(start_at[k]) in bad or int(end_at[k]) in bad:
             continue
         n = bisect_right(busy_from, 2 * k) - 1
         problems.append((n, f"busy[{k - busy_from[n] // 2}]", "ends before it starts"))
@@ -98,12 +108,19 @@ def parse_calendars(busy_lists: list[list], booked_lists: list[list]) -> tuple[l
 
 
 _LIST, _TWO = {list}, {2}
+_CHUNK = 8192  # texts parsed together by _fast
 _LIST_LEN = list.__len__
 
 
 def _texts(busy_lists: list[list], booked_lists: list[list]) -> list:
-    """Every busy instant (pair by pair) then every booked one, in one flat list."""
-    texts = list(chain.from_iterable(chain.from_iterable(busy_lists)))
+    """Every busy instant (resource by resource: its starts, then its ends) then every booked one, in one
+    flat list. Every pair must be a list of two."""
+    texts = []
+    for busy in busy_lists:
+        if busy:
+            starts, ends = zip(*busy, strict=False)
+            texts.extend(starts)
+            texts.extend(ends)
     texts.extend(chain.from_iterable(booked_lists))
     return texts
 
@@ -122,7 +139,9 @@ def _joined(busy_lists: list[list], booked_lists: list[list]) -> bytes | None:
                 # list.__len__ refuses anything but a list (TypeError), so this one pass checks both.
                 if not set(map(_LIST_LEN, busy)) <= _TWO:
                     return None
-                parts.append("\0".join(chain.from_iterable(busy)))
+                starts, ends = zip(*busy, strict=False)  # twice as fast as chaining the pairs (all of two)
+                parts.append("\0".join(starts))
+                parts.append("\0".join(ends))
         parts.extend("\0".join(booked) for booked in booked_lists if booked)
         parts.append("")
         return "\0".join(parts).encode("ascii")
@@ -154,7 +173,13 @@ def parse_many(texts, raw: bytes | None = None, n: int | None = None) -> tuple[n
             raw = None
     width = len(raw) // n - 1 if raw is not None and len(raw) % n == 0 else 0
     if width in (20, 25):
-        _fast(raw, np.arange(n), width, out, slow)
+        # In chunks, so that the dozens of intermediate arrays stay in the processor's cache and are reused
+        # by the allocator instead of being mapped afresh (measured: a third less time on 122,000 texts).
+        # A chunk is whole texts; one holding a text of another width fails its own checks and stays slow.
+        view, size = memoryview(raw), width + 1
+        for a in range(0, n, _CHUNK):
+            b = min(n, a + _CHUNK)
+            _fast(view[a * size:b * size], np.arange(a, b), width, out, slow)
     if not slow.any():
         return out, {}
     if texts is None:

@@ -197,3 +197,13 @@ def test_letters_where_digits_belong_are_named_not_crashed_on(text):
     with pytest.raises(ProblemError) as e:
         solve(edited(set_in(["resources", "ana", "busy"], busy)))
     assert e.value.errors == [("resources.ana.busy[1][0]", f"{text!r} is not an ISO 8601 instant")]
+
+
+def test_busy_errors_come_in_document_order_across_starts_and_ends():
+    ok = "2026-06-15T08:00:00Z"
+    busy = [[ok, ok], [ok, "e1"], ["s2", ok], ["s3", "e3"], ["2026-06-15T10:00:00Z", ok]]
+    with pytest.raises(ProblemError) as e:
+        solve(edited(set_in(["resources", "ana", "busy"], busy)))
+    assert [f for f, _ in e.value.errors] == ["resources.ana.busy[1][1]", "resources.ana.busy[2][0]",
+                                              "resources.ana.busy[3][0]", "resources.ana.busy[3][1]",
+                                              "resources.ana.busy[4]"]

@@ -82,3 +82,16 @@ def test_the_bulk_parser_agrees_with_fromisoformat_on_one_width_of_garbage(texts
             assert i in errors
         else:
             assert i not in errors and values[i] == expected
+
+
+def test_the_bulk_parser_agrees_with_fromisoformat_across_its_chunks():
+    # More texts than one chunk of the NumPy path holds; a short text and a long one in the second chunk
+    # shift the texts between them off their places, and a letter spoils one text in the third.
+    texts = [format_utc((1_700_000_000 + 60 * k) * 1_000_000) for k in range(20_000)]
+    texts[8_200] = texts[8_200][:-1]
+    texts[8_300] = texts[8_300] + "0"
+    texts[17_000] = "A" + texts[17_000][1:]
+    values, errors = parse_many(texts)
+    assert sorted(errors) == [8_200, 8_300, 17_000]
+    good = [i for i in range(len(texts)) if i not in errors]
+    assert values[good].tolist() == [parse_one(texts[i]) for i in good]
