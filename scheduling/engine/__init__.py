@@ -23,8 +23,9 @@ of them.
    candidate) pick the candidate starts: the columns.
 3. `masks.make_slot` builds, for a session at a given offset into the loop, a boolean matrix (pool
    member x column): busy with buffers, working hours, calendar_unknown, day and week caps. Each rule
-   becomes ranges of k written into a difference array and summed once. Under order "fixed" each
-   session is only looked at where the sessions before it can be staffed.
+   becomes ranges of k, merged into runs and written into the matrix in one pass; the days and weeks a
+   resource has filled to its cap become spans of instants once per problem and join the busy ranges.
+   Under order "fixed" each session is only looked at where the sessions before it can be staffed.
 4. `place.place_loops` staffs all columns at once with the greedy walk (place.py, walk.py), which
    yields the lexicographically first valid assignment and so is load-balanced and shadow-filling by
    construction. The few starts where the walk fails get the exact search of search.py.
