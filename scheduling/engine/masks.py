@@ -70,25 +70,17 @@ class Tables:
             days = self._zone_cache[key] = self.clocks[zone].local_days(utc)
         return days
 
-    def local_weeks(self, zone: str, offset: int) -> tuple[np.ndarray, np.ndarray]:
-        """The distinct local ISO weeks (Monday day numbers) of the session starts at `offset`, and the
-        position of each column's week among them (cached)."""
+    def local_weeks(self, zone: str, offset: int) -> np.ndarray:
+        """The local ISO week of each session start at `offset`, per column, as weeks from day0 (cached)."""
         key = (zone, offset, "weeks")
         weeks = self._zone_cache.get(key)
         if weeks is None:
-            weeks = self._zone_cache[key] = _unique(week_of(self.local_days(zone, offset)))
+            weeks = self._zone_cache[key] = (week_of(self.local_days(zone, offset)) - self.day0) // 7
         return weeks
 
-
-def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """np.unique(values, return_inverse=True), in one pass when values never decrease (the usual case:
-    local days of increasing instants)."""
-    if values.size and (values[1:] >= values[:-1]).all():
-        step = np.empty(values.size, dtype=bool)
-        step[0] = True
-        np.not_equal(values[1:], values[:-1], out=step[1:])
-        return values[step], np.cumsum(step) - 1
-    return np.unique(values, return_inverse=True)
+    def n_weeks(self) -> int:
+        """Weeks from day0 through the last day any session of the problem can start on."""
+        return int((week_of(self.problem.window_end // DAY + 2) - self.day0) // 7 + 1)
 
 
 def loop_rules(p: Problem) -> tuple[int, np.ndarray, np.ndarray]:
@@ -129,7 +121,7 @@ def build_tables(p: Problem) -> Tables:
     lo = (allb[:, 0] - w0) // MINUTE
     hi = -((w0 - allb[:, 1]) // MINUTE)
     hours, pattern = _hours_table(p, res, clocks)
-    day0 = first_day - 2
+    day0 = int(week_of(first_day - 2))  # a Monday: days and weeks from it are never negative in the keys
     day_keys, week_keys = [], []
     for zone in zones:  # one conversion per zone for every `booked` start of its resources
         rows = [i for i, r in enumerate(res) if r.timezone == zone and r.booked.size]
@@ -276,7 +268,7 @@ class SessionRows:
     zones: list[str]  # the members' time zones
     zone: np.ndarray  # per member: its zone's position in `zones`
     capped: np.ndarray  # per member: has a day or week cap
-    booked: bool  # some member has a `booked` interview
+    week_counts: np.ndarray | None  # (members, Tables.n_weeks()) `booked` per week from day0; None if none
 
 
 def session_rows(t: Tables, s: Session) -> SessionRows:
@@ -299,7 +291,8 @@ def session_rows(t: Tables, s: Session) -> SessionRows:
                        patterns, member_pattern, h_row, hs[h_idx], he[h_idx], c_row, clo[c_idx], chi[c_idx],
                        cweek[c_idx], zones,
                        np.array([where[z] for z in names], dtype=np.int64), capped,
-                       bool(t.has_booked[members].any()))
+                       _count(t.booked_weeks, members, 7 * np.arange(t.n_weeks())[None, :])
+                       if t.has_booked[members].any() else None)
 
 
 def _gather(ptr: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -476,20 +469,10 @@ def _bookings(t: Tables, sr: SessionRows, offset: int, cols: np.ndarray | None) 
         room = members[i:i + 1]
         room_caps[i] = (days, _count(t.booked_days, room, (days - t.day0)[None, :])[0], weeks,
                         _count(t.booked_weeks, room, (weeks - t.day0)[None, :])[0])
-    if not sr.booked:
+    if sr.week_counts is None:
         return None, room_caps
-    weeks = [t.local_weeks(z, offset) for z in sr.zones]
-    distinct = _padded([w[0] for w in weeks], t.day0 - 1)
-    week = np.stack([w[1] if cols is None else w[1][cols] for w in weeks])
-    load = WeekLoad(sr.zone, week, _count(t.booked_weeks, members, distinct[sr.zone] - t.day0))
-    return load, room_caps
-
-
-def _padded(rows: list[np.ndarray], fill: int) -> np.ndarray:
-    out = np.full((len(rows), max(len(r) for r in rows)), fill, dtype=np.int64)
-    for i, r in enumerate(rows):
-        out[i, :len(r)] = r
-    return out
+    week = np.stack([t.local_weeks(z, offset) if cols is None else t.local_weeks(z, offset)[cols] for z in sr.zones])
+    return WeekLoad(sr.zone, week, sr.week_counts), room_caps
 
 
 def _count(keys: np.ndarray, rows: np.ndarray, days: np.ndarray) -> np.ndarray:
