@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from scheduling.devstack import Stack, StackError, database_create, database_drop
+from tests.e2e.portal_browser import chromium
 
 
 def _stack_database_url(worker_id: str) -> str:
@@ -59,3 +60,10 @@ def stack(live_stack):
     """The session's stack, emptied for this test."""
     live_stack.reset()
     return live_stack
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium through Playwright, one per test module that asks for it."""
+    with chromium() as browser:
+        yield browser

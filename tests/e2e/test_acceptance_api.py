@@ -20,7 +20,7 @@ import re
 
 import pytest
 
-from tests.e2e.portal_browser import BrowserCandidate, chromium, page_maker
+from tests.e2e.portal_browser import BrowserCandidate, page_maker
 from tests.e2e.scenario import (
     BOB,
     COORDINATOR,
@@ -61,12 +61,6 @@ if BROWSER_MATRIX:
     RUNS += [pytest.param(calendar, ats, "browser", id=f"{name}-browser", marks=[*marks, pytest.mark.browser])
              for calendar, ats, name, marks in PAIRS]
 ZONE = "Asia/Kolkata"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

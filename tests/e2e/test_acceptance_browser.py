@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.portal_browser import BrowserCandidate, chromium, page_maker
+from tests.e2e.portal_browser import BrowserCandidate, page_maker
 from tests.e2e.scenario import (
     BOB,
     COORDINATOR,
@@ -37,12 +37,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ZONE = "Asia/Kolkata"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture
